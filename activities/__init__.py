@@ -1,0 +1,1 @@
+"""Activities: everything a project does that touches the world outside its workflow."""

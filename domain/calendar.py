@@ -1,0 +1,82 @@
+"""The Chinese working-day calendar, for the publicity period (R13).
+
+Working days come from the `holidays` package, which carries the State Council's yearly
+schedule including the adjusted working weekends (调休). A year whose official schedule
+the package does not have yet is computed from the rules and marked provisional; the
+province can enter an official notice as `CalendarAdjustments` on the batch.
+
+Only activities call this: the package is updated over time, and an activity's result is
+recorded in the workflow history, so a project replays the same period years later.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import holidays
+from holidays.countries.china import ChinaStaticHolidays
+from pydantic import AwareDatetime, BaseModel
+
+from domain.batch import CalendarAdjustments
+from domain.clock import at_local, local
+
+
+class PublicityPeriod(BaseModel):
+    opened_at: AwareDatetime
+    working_days: int
+    first_day: date
+    last_day: date
+    # 24:00 Asia/Shanghai of the last working day.
+    ends_at: AwareDatetime
+    # Years in the period whose official schedule was not known (computed from rules).
+    provisional_years: list[int] = []
+    source: str
+
+
+@lru_cache(maxsize=8)
+def _china(year: int) -> holidays.HolidayBase:
+    return holidays.China(years=year)
+
+
+def official_years() -> frozenset[int]:
+    """Years whose State Council schedule (with adjusted working days) the package has."""
+    return frozenset(ChinaStaticHolidays.special_public_holidays)
+
+
+class WorkingDayCalendar:
+    def __init__(self, adjustments: CalendarAdjustments | None = None) -> None:
+        adj = adjustments or CalendarAdjustments()
+        self._holidays = frozenset(adj.holidays)
+        self._workdays = frozenset(adj.workdays)
+        self._noticed_years = {d.year for d in (*adj.holidays, *adj.workdays)}
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self._workdays:
+            return True
+        if day in self._holidays:
+            return False
+        return bool(_china(day.year).is_working_day(day))
+
+    def is_official(self, year: int) -> bool:
+        return year in official_years() or year in self._noticed_years
+
+    def publicity_period(self, opened_at: datetime, working_days: int) -> PublicityPeriod:
+        """Day 1 is the opening day if it is a working day, else the next working day;
+        the period ends at 24:00 of the Nth working day (Asia/Shanghai)."""
+        day = local(opened_at).date()
+        counted: list[date] = []
+        while len(counted) < working_days:
+            if self.is_working_day(day):
+                counted.append(day)
+            day += timedelta(days=1)
+        years = sorted({d.year for d in counted})
+        return PublicityPeriod(
+            opened_at=opened_at,
+            working_days=working_days,
+            first_day=counted[0],
+            last_day=counted[-1],
+            ends_at=at_local(counted[-1] + timedelta(days=1)),
+            provisional_years=[y for y in years if not self.is_official(y)],
+            source=f"holidays {holidays.__version__}",
+        )

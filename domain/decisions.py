@@ -1,0 +1,94 @@
+"""Decisions: who decided what, when, why, on what evidence."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from domain.roles import Role
+from domain.stages import Stage
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Actor(BaseModel):
+    user_id: str = Field(min_length=1, max_length=64)
+    role: Role
+    # GB/T 2260 code of the region the actor acts for: '37' province, '3701' city, '370102' county.
+    region: str = Field(default="37", pattern=r"^37(\d{2}){0,2}$")
+    # For applicants: the credit code of the unit they act for.
+    unit_code: str | None = None
+
+    def covers(self, city_code: str, county_code: str) -> bool:
+        """Jurisdiction by administrative-code prefix: 37 ⊃ 3701 ⊃ 370102."""
+        return county_code.startswith(self.region) or city_code.startswith(self.region)
+
+
+SYSTEM_ACTOR = Actor(user_id="system", role=Role.SYSTEM, region="37")
+
+
+class Decision(BaseModel):
+    """A request to move (or annotate) a project. Time is not the caller's to claim:
+    the workflow stamps `workflow.now()` when it accepts the decision."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    action: str = Field(min_length=1, max_length=64)
+    actor: Actor
+    reason: str = Field(default="", max_length=2000)
+    evidence: list[str] = Field(default=[], max_length=50)  # sha256 hex of documents
+    payload: dict[str, Any] = {}
+
+    @field_validator("evidence")
+    @classmethod
+    def _hashes(cls, value: list[str]) -> list[str]:
+        bad = [h for h in value if not SHA256_HEX.match(h)]
+        if bad:
+            raise ValueError(f"evidence must be sha256 hex digests, got {bad[:3]}")
+        return value
+
+
+class DecisionRecord(BaseModel):
+    """One line of the project's lifecycle log, as auditors read it."""
+
+    seq: int
+    request_id: str
+    action: str
+    actor: Actor
+    at: AwareDatetime
+    reason: str = ""
+    evidence: list[str] = []
+    payload: dict[str, Any] = {}
+    stage_before: Stage
+    stage_after: Stage
+    # What the decision did besides a stage move ('awaiting co-signature', 'ignored: …').
+    note: str = ""
+    rule: str | None = None
+
+
+class DecisionOutcome(BaseModel):
+    """What the decider is told back."""
+
+    request_id: str
+    seq: int
+    stage_before: Stage
+    stage: Stage
+    stage_label_zh: str
+    note: str = ""
+    allowed: dict[str, list[str]] = {}
+
+
+class DeadlineChange(BaseModel):
+    """A batch-wide extension (province) or an earlier local deadline (city / county).
+
+    Sent as a signal: it fans out to every open project of the batch and needs no answer;
+    the API checks it before sending, and each project records what it did with it."""
+
+    request_id: str
+    actor: Actor
+    # 'batch' for the province's extension, or the region code of a local deadline.
+    scope: str
+    new_deadline: AwareDatetime
+    reason: str = ""
+

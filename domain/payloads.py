@@ -1,0 +1,95 @@
+"""The data each decision carries beyond actor/reason/evidence, one schema per action.
+
+A decision whose payload does not fit is refused (INPUT) before it reaches the history.
+The API reuses these schemas, so its OpenAPI examples and the workflow agree.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_SUBSIDY_CNY = 1_000_000  # R17: at most 1,000,000 CNY per scene
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Empty(_Payload):
+    pass
+
+
+class Recommend(_Payload):
+    rank: int = Field(ge=1, le=1000, description="the city's ranked order (R8)")
+
+
+class ExpertAssignment(_Payload):
+    user_id: str = Field(min_length=1, max_length=64)
+    # Credit codes of units the expert declared a tie to (R12).
+    declared_conflicts: list[str] = []
+
+
+class AssignExperts(_Payload):
+    experts: list[ExpertAssignment] = Field(min_length=1, max_length=15)
+
+
+class Score(_Payload):
+    score: float = Field(ge=0, le=100)
+    method: str = Field(default="material", pattern="^(material|online_defence|onsite_defence)$")
+
+
+class OpenPublicity(_Payload):
+    working_days: int | None = Field(default=None, ge=1, le=30)
+
+
+class ChangeKind(StrEnum):
+    """R15: the changes that need the city's and then the province's approval."""
+
+    RESEARCH_CONTENT = "research_content"
+    DEMONSTRATION_CONTENT = "demonstration_content"
+    INVESTMENT_AMOUNT = "investment_amount"
+
+
+class RequestChange(_Payload):
+    kind: ChangeKind
+    description: str = Field(min_length=1, max_length=2000)
+
+
+class Archive(_Payload):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class Acceptance(_Payload):
+    verified_investment_cny: float = Field(ge=0, description="investment verified on the 专账")
+
+
+class Subsidy(_Payload):
+    # The R17 cap is checked by the project so that the refusal cites R17, not INPUT.
+    amount_cny: float = Field(gt=0)
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "city_recommend": Recommend,
+    "assign_experts": AssignExperts,
+    "score": Score,
+    "open_publicity": OpenPublicity,
+    "request_change": RequestChange,
+    "submit_archive": Archive,
+    "pass_acceptance": Acceptance,
+    "decide_subsidy": Subsidy,
+}
+
+# Decisions that must say why: the applicant or the record needs the reason.
+REASON_REQUIRED = frozenset(
+    {
+        "county_return", "city_return", "county_reject", "city_reject", "not_select",
+        "raise_objection", "uphold_objection", "dismiss_objection", "fail_acceptance",
+        "reject_change", "revoke", "dissent",
+    }
+)
+
+
+def payload_schema(action: str) -> type[_Payload]:
+    return PAYLOADS.get(action, Empty)

@@ -1,0 +1,80 @@
+"""The stages of a project and the ends that are not completion (SPEC.md, 'Lifecycle')."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    COUNTY_REVIEW = "county_review"
+    CITY_REVIEW = "city_review"
+    RECOMMENDED = "recommended"
+    PROVINCIAL_REVIEW = "provincial_review"
+    SELECTED = "selected"
+    PUBLICITY = "publicity"
+    IMPLEMENTATION = "implementation"
+    HALFYEAR_ACCEPTANCE = "halfyear_acceptance"
+    FINAL_ACCEPTANCE = "final_acceptance"
+    SUBSIDY = "subsidy"
+    COMPLETED = "completed"
+    # Ends that are not completion.
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    RETURNED_NOT_RESUBMITTED = "returned_not_resubmitted"
+    NOT_RECOMMENDED = "not_recommended"
+    NOT_SELECTED = "not_selected"
+    REMOVED_IN_PUBLICITY = "removed_in_publicity"
+    FAILED_ACCEPTANCE = "failed_acceptance"
+    REVOKED = "revoked"
+
+    @property
+    def label_zh(self) -> str:
+        return STAGE_LABELS_ZH[self]
+
+    @property
+    def is_end(self) -> bool:
+        return self in END_STAGES
+
+
+STAGE_LABELS_ZH: dict[Stage, str] = {
+    Stage.DRAFT: "草稿",
+    Stage.SUBMITTED: "已提交",
+    Stage.RETURNED: "退回修改",
+    Stage.COUNTY_REVIEW: "县级审核",
+    Stage.CITY_REVIEW: "市级审核推荐",
+    Stage.RECOMMENDED: "已推荐至省",
+    Stage.PROVINCIAL_REVIEW: "省级评审",
+    Stage.SELECTED: "拟入围",
+    Stage.PUBLICITY: "公示中",
+    Stage.IMPLEMENTATION: "项目实施",
+    Stage.HALFYEAR_ACCEPTANCE: "半年期验收",
+    Stage.FINAL_ACCEPTANCE: "验收评估",
+    Stage.SUBSIDY: "补助核定",
+    Stage.COMPLETED: "已完成",
+    Stage.WITHDRAWN: "已撤回",
+    Stage.EXPIRED: "逾期未提交",
+    Stage.RETURNED_NOT_RESUBMITTED: "退回后未重新提交",
+    Stage.NOT_RECOMMENDED: "未获推荐",
+    Stage.NOT_SELECTED: "未入选",
+    Stage.REMOVED_IN_PUBLICITY: "公示未通过",
+    Stage.FAILED_ACCEPTANCE: "验收未通过",
+    Stage.REVOKED: "已撤销",
+}
+
+END_STAGES = frozenset(
+    {
+        Stage.COMPLETED,
+        Stage.WITHDRAWN,
+        Stage.EXPIRED,
+        Stage.RETURNED_NOT_RESUBMITTED,
+        Stage.NOT_RECOMMENDED,
+        Stage.NOT_SELECTED,
+        Stage.REMOVED_IN_PUBLICITY,
+        Stage.FAILED_ACCEPTANCE,
+        Stage.REVOKED,
+    }
+)
+OPEN_STAGES = tuple(s for s in Stage if s not in END_STAGES)

@@ -1,0 +1,1 @@
+"""Process wiring: settings, logging, the Temporal connection. No programme rules here."""

@@ -1,0 +1,1 @@
+"""Application services: how callers (API, CLI, demo, tests) start and drive projects."""

@@ -1,0 +1,95 @@
+"""Starting projects and sending decisions to them.
+
+`decide` is the one way in for a decision: the request id doubles as the Temporal update
+id, so a retried request while the first is in flight is deduplicated by the server, and
+after it the workflow answers with the first outcome. A refusal comes back as `Refused`
+with the rule id, whether the validator refused it or the project has already ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import search_attributes as sa
+from domain.batch import ProjectInput, workflow_id_for
+from domain.decisions import DeadlineChange, Decision, DecisionOutcome
+from domain.refusals import Refusal, Refused
+from domain.stages import Stage
+from workflows.project import REFUSED, ProjectWorkflow
+
+
+def initial_search_attributes(project: ProjectInput) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.STAGE, Stage.DRAFT.value),
+            SearchAttributePair(sa.BATCH, project.batch.batch_id),
+            SearchAttributePair(sa.PRESET, project.batch.preset.value),
+            SearchAttributePair(sa.CITY, project.city_code),
+            SearchAttributePair(sa.COUNTY, project.county_code),
+            SearchAttributePair(sa.TASK, project.task_code),
+        ]
+    )
+
+
+async def start_project(
+    client: Client, project: ProjectInput, task_queue: str
+) -> WorkflowHandle[ProjectWorkflow, object]:
+    """Start the project's workflow; starting the same project twice is one project."""
+    return await client.start_workflow(
+        ProjectWorkflow.run,
+        project,
+        id=workflow_id_for(project.project_id),
+        task_queue=task_queue,
+        search_attributes=initial_search_attributes(project),
+        id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+    )
+
+
+def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflow, object]:
+    return client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id_for(project_id))
+
+
+async def decide(client: Client, project_id: str, decision: Decision) -> DecisionOutcome:
+    handle = handle_for(client, project_id)
+    try:
+        return await handle.execute_update(
+            ProjectWorkflow.decide, decision, id=decision.request_id
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REFUSED and cause.details:
+            raise Refused(Refusal.model_validate(cause.details[0])) from None
+        raise
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The workflow has closed (its project ended): it still answers queries.
+        try:
+            refusal = await handle.query(ProjectWorkflow.explain, decision)
+        except RPCError:
+            raise exc from None
+        if refusal is not None:
+            raise Refused(refusal) from None
+        raise
+
+
+async def open_projects(client: Client, batch_id: str) -> AsyncIterator[str]:
+    query = f"{sa.BATCH.name} = '{batch_id}' AND ExecutionStatus = 'Running'"
+    async for wf in client.list_workflows(query):
+        yield wf.id
+
+
+async def change_batch_deadline(client: Client, batch_id: str, change: DeadlineChange) -> int:
+    """Fan a deadline change out to every open project of the batch; returns how many."""
+    count = 0
+    async for workflow_id in open_projects(client, batch_id):
+        await client.get_workflow_handle(workflow_id).signal(ProjectWorkflow.change_deadline, change)
+        count += 1
+    return count

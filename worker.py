@@ -1,0 +1,63 @@
+"""The worker: runs ProjectWorkflow and its activities on the project task queue.
+
+Run it alone with `python worker.py` (settings from GONGFU_* environment variables), or
+let `gongfu run` start it beside the dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.calendar import publicity_period
+from activities.notify import NotificationSink, NotifyActivities
+from runtime.logging import configure_logging
+from runtime.settings import settings
+from runtime.temporal import connect
+from workflows.project import ProjectWorkflow
+
+# Imported once by the worker, not re-imported into every workflow run's sandbox: the
+# domain code is deterministic, and `transitions`, `pydantic` and `structlog` are
+# side-effect free libraries. Re-importing them per run costs time and memory.
+PASSTHROUGH = ("domain", "activities", "transitions", "structlog", "pydantic", "holidays")
+
+
+def build_worker(
+    client: Client,
+    task_queue: str | None = None,
+    *,
+    sink: NotificationSink | None = None,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings().task_queue,
+        workflows=[ProjectWorkflow],
+        activities=[publicity_period, NotifyActivities(sink).notify],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+async def main() -> None:
+    cfg = settings()
+    configure_logging(cfg.log_format, cfg.log_level)
+    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+    await build_worker(client).run()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: temporalio/sdk-python#300

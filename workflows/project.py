@@ -1,0 +1,238 @@
+"""ProjectWorkflow: one funded project, from draft to its end, possibly a year or more.
+
+The workflow is deliberately thin. Every rule lives in `domain.project.ProjectState`;
+this class only maps Temporal's primitives onto it:
+
+- decisions arrive as the update `decide`, whose validator refuses (with the rule id)
+  anything the state would not allow, so a refused decision leaves no trace in history;
+- deadlines are one live timer for the earliest alarm, replaced when the alarm moves
+  (a deadline extension signal, a stage change): absolute instants, never durations;
+- the calendar lookup and notifications are activities, so their results are recorded;
+- search attributes are upserted whenever the stage, waiting-on or next deadline moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import structlog
+
+    from activities.calendar import PublicityRequest, publicity_period
+    from domain import search_attributes as sa
+    from domain.batch import ProjectInput
+    from domain.calendar import PublicityPeriod
+    from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
+    from domain.payloads import OpenPublicity
+    from domain.project import ProjectState
+    from domain.refusals import Refusal, Refused
+    from domain.roles import Role
+    from domain.stages import Stage
+    from domain.views import EndInfo, Notification, ProjectView
+
+REFUSED = "Refused"
+_NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
+
+
+def _refused(refusal: Refusal) -> ApplicationError:
+    return ApplicationError(
+        str(refusal), refusal.model_dump(mode="json"), type=REFUSED, non_retryable=True
+    )
+
+
+@workflow.defn
+class ProjectWorkflow:
+    @workflow.init
+    def __init__(self, project: ProjectInput) -> None:
+        created = project.created_at or workflow.now()
+        self._state = ProjectState(project, created)
+        # Handlers that await (the calendar activity) must not interleave with others.
+        self._lock = asyncio.Lock()
+        self._changed = False
+        self._published: dict[str, object] = {}
+        self._notifications: list[asyncio.Task[None]] = []
+        info = workflow.info()
+        self._log = structlog.get_logger().bind(
+            workflow_id=info.workflow_id, project_id=project.project_id,
+            batch_id=project.batch.batch_id,
+        )
+
+    @workflow.run
+    async def run(self, project: ProjectInput) -> EndInfo:
+        self._publish()
+        timer: asyncio.Task[None] | None = None
+        timer_at: datetime | None = None
+        while not self._state.ended:
+            alarm = self._state.next_alarm()
+            if alarm is not None and alarm.at <= workflow.now():
+                async with self._lock:
+                    due = self._state.next_alarm()
+                    if due is not None and due.at <= workflow.now():
+                        record = self._state.fire_system(due.trigger, workflow.now(), due.key)
+                        self._info("timer.fired", record)
+                        self._after_change()
+                continue
+            if alarm is None or alarm.at != timer_at:
+                if timer is not None and not timer.done():
+                    timer.cancel()
+                timer, timer_at = None, None
+                if alarm is not None:
+                    delay = max(alarm.at - workflow.now(), timedelta(0))
+                    timer = asyncio.create_task(
+                        workflow.sleep(delay, summary=f"{alarm.trigger} @ {alarm.at.isoformat()}")
+                    )
+                    timer_at = alarm.at
+            self._changed = False
+            pending = timer
+            await workflow.wait_condition(
+                lambda: self._changed or (pending is not None and pending.done())
+            )
+        if timer is not None and not timer.done():
+            timer.cancel()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._notifications:
+            await asyncio.gather(*self._notifications)
+        assert self._state.end is not None
+        self._emit("project.ended", stage=self._state.stage.value, rule=self._state.end.rule)
+        return self._state.end
+
+    # -- decisions --------------------------------------------------------------------------
+
+    @workflow.update
+    async def decide(self, decision: Decision) -> DecisionOutcome:
+        async with self._lock:
+            cached = self._state.outcome_for(decision.request_id)
+            if cached is not None:
+                return cached
+            problem = self._state.assess(decision, workflow.now())
+            if problem is not None:  # the stage moved while this update waited for the lock
+                raise _refused(problem)
+            period = None
+            if decision.action == "open_publicity":
+                period = await self._publicity_period(decision)
+            try:
+                record = self._state.apply(
+                    decision, workflow.now(), publicity_end=period.ends_at if period else None
+                )
+            except Refused as exc:
+                raise _refused(exc.refusal) from None
+            self._info("decision.accepted", record)
+            if self._state.stage is Stage.SUBMITTED:
+                # Admission to the first review level (R9); eligibility checks go here.
+                self._info("decision.accepted", self._state.fire_system("admit", workflow.now()))
+            outcome = self._state.settle(decision.request_id, workflow.now())
+            self._after_change()
+            return outcome
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        problem = self._state.assess(decision, workflow.now())
+        if problem is not None:
+            raise _refused(problem)
+
+    @workflow.signal
+    def change_deadline(self, change: DeadlineChange) -> None:
+        """Fanned out to every open project of a batch; each records what it did."""
+        record = self._state.change_deadline(
+            change.request_id, change.actor, change.scope, change.new_deadline, change.reason,
+            workflow.now(),
+        )
+        if record is not None:
+            self._info("deadline.changed", record)
+            self._after_change()
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> ProjectView:
+        return self._state.view(workflow.now())
+
+    @workflow.query
+    def decision_log(self) -> list[DecisionRecord]:
+        return self._state.log
+
+    @workflow.query
+    def allowed(self, role: str) -> list[str]:
+        return self._state.allowed(Role(role), workflow.now())
+
+    @workflow.query
+    def explain(self, decision: Decision) -> Refusal | None:
+        """Why a decision would be refused now; works on a closed project too."""
+        return self._state.assess(decision, workflow.now())
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _publicity_period(self, decision: Decision) -> PublicityPeriod:
+        days = OpenPublicity.model_validate(decision.payload).working_days
+        batch = self._state.batch
+        return await workflow.execute_activity(
+            publicity_period,
+            PublicityRequest(
+                project_id=self._state.project.project_id, opened_at=workflow.now(),
+                working_days=days or batch.publicity_working_days, adjustments=batch.calendar,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+
+    def _after_change(self) -> None:
+        self._changed = True
+        self._publish()
+        for note in self._state.drain_outbox():
+            self._notifications.append(asyncio.create_task(self._notify(note)))
+
+    async def _notify(self, note: Notification) -> None:
+        try:
+            await workflow.execute_activity(
+                "notify", note, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_NOTIFY_RETRY,
+            )
+        except ActivityError as exc:  # a lost reminder must not stop the project
+            self._emit("notification.failed", kind=note.kind, error=str(exc.cause))
+
+    def _publish(self) -> None:
+        """Upsert the search attributes whose value changed."""
+        st = self._state
+        now = workflow.now()
+        wanted: dict[str, object] = {
+            sa.STAGE.name: st.stage.value,
+            sa.BATCH.name: st.batch.batch_id,
+            sa.PRESET.name: st.preset.name.value,
+            sa.CITY.name: st.project.city_code,
+            sa.COUNTY.name: st.project.county_code,
+            sa.TASK.name: st.project.task_code,
+            sa.WAITING_ON.name: st.waiting_on(now),
+            sa.NEXT_DEADLINE.name: st.next_deadline(),
+        }
+        keys = {k.name: k for k in sa.ALL}
+        updates = []
+        for name, value in wanted.items():
+            if self._published.get(name, ...) == value:
+                continue
+            key = keys[name]
+            if value is None or value == []:
+                updates.append(key.value_unset())
+            else:
+                updates.append(key.value_set(value))  # type: ignore[arg-type]
+            self._published[name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _info(self, event: str, record: DecisionRecord) -> None:
+        self._emit(
+            event, seq=record.seq, action=record.action, actor=record.actor.user_id,
+            role=record.actor.role.value, region=record.actor.region,
+            stage_before=record.stage_before.value, stage_after=record.stage_after.value,
+            note=record.note or None,
+        )
+
+    def _emit(self, event: str, **fields: object) -> None:
+        """Log once, not again on every replay; structlog's clock is outside the sandbox."""
+        if workflow.unsafe.is_replaying():
+            return
+        with workflow.unsafe.sandbox_unrestricted():
+            self._log.info(event, **fields)
