@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -39,6 +41,16 @@ class Decision(BaseModel):
     reason: str = Field(default="", max_length=2000)
     evidence: list[str] = Field(default=[], max_length=50)  # sha256 hex of documents
     payload: dict[str, Any] = {}
+
+    def fingerprint(self) -> str:
+        """Identity of the decision's content: a request id reused for different content
+        is refused, not silently answered with the first decision's outcome."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def update_id(self) -> str:
+        """The Temporal update id: the server deduplicates identical retries by it."""
+        return f"{self.request_id}/{self.fingerprint()[:16]}"
 
     @field_validator("evidence")
     @classmethod

@@ -12,7 +12,7 @@ it on, which deadline closes it, the guards that must hold, and the rule it enfo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from transitions import Machine
@@ -85,7 +85,9 @@ GUARDS: dict[str, Guard] = {
         "R12", "须先完成专家评审（已分配专家且全部评分）",
         "expert review must come first: experts assigned and every one has scored",
     ),
-    "objection_pending": Guard("R13", "当前没有待调查的异议", "no objection is under investigation"),
+    "objection_pending": Guard(
+        "R13", "当前没有待调查的异议", "no objection is under investigation"
+    ),
     "no_objection_pending": Guard(
         "R13", "有异议尚在调查，公示不能结束", "an objection is still being investigated"
     ),
@@ -240,7 +242,17 @@ class Lifecycle:
 
     def __init__(self, preset: Preset) -> None:
         self.preset = preset
-        self.moves: tuple[Move, ...] = tuple(m for m in MOVES if m.applies_to(preset))
+        applicable = [m for m in MOVES if m.applies_to(preset)]
+        # A stage the preset switches off (no county review in 2024, no half-year
+        # acceptance in 2026) is unreachable; moves out of it are dropped too, so each
+        # preset's machine holds exactly its own moves.
+        reachable = _reachable(applicable)
+        kept = []
+        for move in applicable:
+            sources = tuple(s for s in move.sources if s in reachable)
+            if sources:
+                kept.append(replace(move, sources=sources))
+        self.moves: tuple[Move, ...] = tuple(kept)
         self._by_trigger_and_stage: dict[tuple[str, Stage], Move] = {}
         for move in self.moves:
             for source in move.sources:
@@ -302,7 +314,7 @@ def build_machine(
 ) -> Machine:
     return Machine(
         model=model,
-        states=[s.value for s in Stage],
+        states=[s.value for s in stages_of(lifecycle)],
         transitions=machine_transitions(lifecycle, guard),
         initial=initial.value,
         auto_transitions=False,
@@ -310,13 +322,21 @@ def build_machine(
     )
 
 
-def stages_reachable(lifecycle: Lifecycle) -> set[Stage]:
+def _reachable(moves: list[Move]) -> set[Stage]:
     seen = {Stage.DRAFT}
     frontier: list[Stage] = [Stage.DRAFT]
     while frontier:
         stage = frontier.pop()
-        for move in lifecycle.moves_from(stage):
-            if move.dest and move.dest not in seen:
+        for move in moves:
+            if stage in move.sources and move.dest and move.dest not in seen:
                 seen.add(move.dest)
                 frontier.append(move.dest)
     return seen
+
+
+def stages_of(lifecycle: Lifecycle) -> list[Stage]:
+    """The stages a project of this preset can be in, in lifecycle order."""
+    used = {s for m in lifecycle.moves for s in m.sources} | {
+        m.dest for m in lifecycle.moves if m.dest
+    }
+    return [s for s in Stage if s in used]

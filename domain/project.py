@@ -86,6 +86,7 @@ class ProjectState:
         self.local_deadlines: dict[str, datetime] = {}
         self.log: list[DecisionRecord] = []
         self._seq_by_request: dict[str, int] = {}
+        self._fingerprints: dict[str, str] = {}
         self._outcomes: dict[str, DecisionOutcome] = {}
         self.pending_cosign: PendingCosign | None = None
         self._pending_decision: Decision | None = None
@@ -132,12 +133,13 @@ class ProjectState:
         """Why this decision may not be made now, or None. Changes nothing."""
         seen = self._seq_by_request.get(d.request_id)
         if seen is not None:
-            if self.log[seen - 1].action == d.action:
+            if self._fingerprints.get(d.request_id) == d.fingerprint():
                 return None  # a retry: the workflow answers with the first outcome
+            first = self.log[seen - 1].action
             return refusal(
                 IDEMPOTENCY, RefusalKind.IDEMPOTENCY,
-                f"请求编号 {d.request_id} 已用于另一项决定（{self.log[seen - 1].action}）",
-                f"request id {d.request_id} was already used for {self.log[seen - 1].action}",
+                f"请求编号 {d.request_id} 已用于另一项决定（{first}）",
+                f"request id {d.request_id} was already used for a different decision ({first})",
             )
         role = d.actor.role
         if d.action not in TRIGGERS:
@@ -291,8 +293,8 @@ class ProjectState:
             action = self.pending_cosign.action
             self.pending_cosign, self._pending_decision = None, None
             return self._record(d, now, before, note=f"财政部门不同意：{action}（决定未生效）")
-        self._effect(d, now, publicity_end)
         self._fire(d.action)
+        self._effect(d, now, publicity_end)
         return self._record(d, now, before, rule=move.rule)
 
     def fire_system(self, trigger: str, now: datetime, key: int = 0) -> DecisionRecord:
@@ -304,8 +306,8 @@ class ProjectState:
         d = Decision(request_id=f"system:{trigger}:{key}:{len(self.log) + 1}",
                      action=trigger, actor=SYSTEM_ACTOR, reason=move.label_zh,
                      payload={"key": key} if key else {})
-        self._effect(d, now, None)
         self._fire(trigger)
+        self._effect(d, now, None)
         return self._record(d, now, before, rule=move.rule)
 
     def settle(self, request_id: str, now: datetime) -> DecisionOutcome:
@@ -364,6 +366,8 @@ class ProjectState:
     # -- internals ------------------------------------------------------------------------
 
     def _fire(self, trigger: str) -> None:
+        """Every move, internal ones included, goes through the machine and its guards;
+        effects follow the move, so a guard sees the state before the decision."""
         if not self._holder.trigger(trigger):  # type: ignore[attr-defined]
             raise RuntimeError(f"transitions refused {trigger} from {self.stage}")
 
@@ -377,6 +381,7 @@ class ProjectState:
         )
         self.log.append(record)
         self._seq_by_request[d.request_id] = record.seq
+        self._fingerprints[d.request_id] = d.fingerprint()
         if self.stage.is_end and self.end is None:
             self.end = EndInfo(stage=self.stage, label_zh=self.stage.label_zh,
                                rule=rule or "DECISION", action=d.action, seq=record.seq,
@@ -389,12 +394,12 @@ class ProjectState:
         self.pending_cosign, self._pending_decision = None, None
         move = self.lifecycle.move(original.action, self.stage)
         assert move is not None
+        self._fire(original.action)  # guards are checked again, co-signature now present
         self._effect(original, now, None)
-        if not move.internal:
-            self._fire(original.action)
         return self._record(
             d, now, before, rule=move.rule,
-            note=f"会签同意第{pending.seq}号决定（{original.action}） / co-signed {original.action}",
+            note=f"会签同意第{pending.seq}号决定（{original.action}）"
+            f" / co-signed {original.action}",
         )
 
     def _effect(self, d: Decision, now: datetime, publicity_end: datetime | None) -> None:

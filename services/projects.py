@@ -1,8 +1,9 @@
 """Starting projects and sending decisions to them.
 
-`decide` is the one way in for a decision: the request id doubles as the Temporal update
-id, so a retried request while the first is in flight is deduplicated by the server, and
-after it the workflow answers with the first outcome. A refusal comes back as `Refused`
+`decide` is the one way in for a decision: the request id and the decision's fingerprint
+make the Temporal update id, so an identical retry is deduplicated by the server (and by
+the workflow after a continue-as-new), while a request id reused for a different
+decision reaches the validator and is refused. A refusal comes back as `Refused`
 with the rule id, whether the validator refused it or the project has already ended.
 """
 
@@ -60,7 +61,7 @@ async def decide(client: Client, project_id: str, decision: Decision) -> Decisio
     handle = handle_for(client, project_id)
     try:
         return await handle.execute_update(
-            ProjectWorkflow.decide, decision, id=decision.request_id
+            ProjectWorkflow.decide, decision, id=decision.update_id()
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
@@ -90,6 +91,7 @@ async def change_batch_deadline(client: Client, batch_id: str, change: DeadlineC
     """Fan a deadline change out to every open project of the batch; returns how many."""
     count = 0
     async for workflow_id in open_projects(client, batch_id):
-        await client.get_workflow_handle(workflow_id).signal(ProjectWorkflow.change_deadline, change)
+        handle = client.get_workflow_handle(workflow_id)
+        await handle.signal(ProjectWorkflow.change_deadline, change)
         count += 1
     return count

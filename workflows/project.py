@@ -88,9 +88,8 @@ class ProjectWorkflow:
                     )
                     timer_at = alarm.at
             self._changed = False
-            pending = timer
             await workflow.wait_condition(
-                lambda: self._changed or (pending is not None and pending.done())
+                lambda t=timer: self._changed or (t is not None and t.done())  # type: ignore[misc]
             )
         if timer is not None and not timer.done():
             timer.cancel()

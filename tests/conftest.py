@@ -1,0 +1,89 @@
+"""Real Temporal servers for the tests, from the binaries the registry packages ship.
+
+- `ts_env`: the dev server with server-side time skipping (temporalio's experimental
+  `start_time_skipping_v2`): full updates and visibility, and each workflow's clock is
+  moved on with `fast_forward`. Workflows start with skipping off, so time only jumps
+  when a test says so.
+- `dev_env`: the plain dev server, no time skipping, for search-attribute queries.
+- `java_env`: the Java time-skipping test server (timers only; it is weak on updates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.notify import MemorySink
+from domain import search_attributes as sa
+from runtime.logging import configure_logging
+from runtime.temporal import temporal_cli, temporal_test_server
+from worker import build_worker
+
+TS_QUEUE = "ts-projects"
+DEV_QUEUE = "dev-projects"
+TIME_SKIPPING = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+
+configure_logging("console", "warning")
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=TIME_SKIPPING,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sink() -> MemorySink:
+    """A fake of the SMS / mail gateway, which is outside this system."""
+    return MemorySink()
+
+
+@pytest.fixture(scope="session")
+async def ts_worker(ts_env: WorkflowEnvironment, sink: MemorySink) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, TS_QUEUE, sink=sink) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_worker(dev_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, DEV_QUEUE) as worker:
+        yield worker
+
+
+@pytest.fixture
+async def java_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(),
+        data_converter=pydantic_data_converter,
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+        )
+    )
+    yield env
+    await env.shutdown()

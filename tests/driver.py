@@ -1,0 +1,128 @@
+"""Drives one project on a time-skipping server, through the same service the API uses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from domain.batch import BatchPolicy, ProjectInput
+from domain.clock import SHANGHAI
+from domain.decisions import Decision, DecisionOutcome
+from domain.refusals import Refusal, Refused
+from domain.roles import Role
+from domain.stages import Stage
+from domain.views import EndInfo, ProjectView
+from services.projects import decide, start_project
+from tests import support
+from workflows.project import ProjectWorkflow
+
+
+def next_close(after: datetime, days: int = 3) -> datetime:
+    """17:00 Asia/Shanghai, `days` days after `after`."""
+    day = (after + timedelta(days=days)).astimezone(SHANGHAI)
+    return day.replace(hour=17, minute=0, second=0, microsecond=0)
+
+
+class Drive:
+    def __init__(self, env: WorkflowEnvironment, project: ProjectInput,
+                 handle: WorkflowHandle[ProjectWorkflow, Any]) -> None:
+        self.env, self.project, self.handle = env, project, handle
+
+    @classmethod
+    async def start(cls, env: WorkflowEnvironment, b: BatchPolicy, task_queue: str,
+                    **kw: Any) -> Drive:
+        project = support.project(b, **kw)
+        handle = await start_project(env.client, project, task_queue)
+        return cls(env, project, handle)
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    @property
+    def close_at(self) -> datetime:
+        return self.project.batch.close_at
+
+    async def send(self, d: Decision) -> DecisionOutcome:
+        return await decide(self.client, self.project.project_id, d)
+
+    async def do(self, action: str, role: Role | None = None, **kw: Any) -> DecisionOutcome:
+        return await self.send(support.decision(action, role, **kw))
+
+    async def refused(self, action: str, role: Role | None = None, **kw: Any) -> Refusal:
+        try:
+            outcome = await self.do(action, role, **kw)
+        except Refused as exc:
+            return exc.refusal
+        raise AssertionError(f"{action} was accepted: {outcome}")
+
+    async def view(self) -> ProjectView:
+        return await self.handle.query(ProjectWorkflow.view)
+
+    async def stage(self) -> Stage:
+        return (await self.view()).stage
+
+    async def wait_stage(self, stage: Stage, timeout: float = 10.0) -> ProjectView:
+        """A fired timer is handled in the workflow's next task: poll briefly for it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            view = await self.view()
+            if view.stage is stage or asyncio.get_running_loop().time() > deadline:
+                assert view.stage is stage, f"expected {stage}, still {view.stage}"
+                return view
+            await asyncio.sleep(0.05)
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time(self.handle)
+
+    async def advance(self, delta: timedelta) -> None:
+        await self.env.fast_forward(self.handle, delta)
+
+    async def advance_to(self, instant: datetime) -> None:
+        delta = instant - await self.now()
+        assert delta > timedelta(0), f"{instant} is already past"
+        await self.advance(delta)
+
+    async def result(self) -> EndInfo:
+        return await self.handle.result()
+
+    # -- getting a project to a stage ------------------------------------------------------
+
+    async def to_city_review(self) -> None:
+        if await self.stage() is Stage.DRAFT:
+            await self.do("submit")
+        if await self.stage() is Stage.COUNTY_REVIEW:
+            await self.do("county_approve")
+
+    async def to_recommended(self, rank: int = 1) -> None:
+        await self.to_city_review()
+        out = await self.do("city_recommend", rank=rank)
+        if out.stage is Stage.CITY_REVIEW:  # 2026: the city finance bureau co-signs
+            out = await self.do("concur", Role.CITY_FINANCE)
+        assert out.stage is Stage.RECOMMENDED
+
+    async def to_provincial_review(self) -> None:
+        await self.to_recommended()
+        await self.advance_to(self.close_at + timedelta(minutes=1))
+        await self.wait_stage(Stage.PROVINCIAL_REVIEW)
+
+    async def to_selected(self) -> None:
+        await self.to_provincial_review()
+        await self.do("assign_experts", experts=[{"user_id": "expert-1"}])
+        await self.do("score", score=88)
+        out = await self.do("select")
+        if out.stage is Stage.PROVINCIAL_REVIEW:
+            out = await self.do("concur", Role.PROVINCE_FINANCE)
+        assert out.stage is Stage.SELECTED
+
+    async def to_implementation(self) -> ProjectView:
+        await self.to_selected()
+        await self.do("open_publicity")
+        view = await self.view()
+        assert view.publicity_end is not None
+        await self.advance_to(view.publicity_end + timedelta(minutes=1))
+        return await self.wait_stage(Stage.IMPLEMENTATION)

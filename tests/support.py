@@ -1,0 +1,73 @@
+"""Shared test vocabulary: a batch, a project, the actors of each role, decisions."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime
+from typing import Any
+
+from domain.batch import BatchPolicy, CalendarAdjustments, ProjectInput
+from domain.decisions import Actor, Decision
+from domain.presets import PresetName
+from domain.roles import Role
+
+CITY, COUNTY = "3701", "370102"
+UNIT = "91370100MA3C5XXXX1"  # stands for the applicant's credit code (R4 is issue 3's)
+
+ACTORS: dict[Role, Actor] = {
+    Role.APPLICANT: Actor(user_id="applicant-1", role=Role.APPLICANT, region=CITY, unit_code=UNIT),
+    Role.COUNTY: Actor(user_id="county-1", role=Role.COUNTY, region=COUNTY),
+    Role.CITY: Actor(user_id="city-1", role=Role.CITY, region=CITY),
+    Role.CITY_FINANCE: Actor(user_id="cityfin-1", role=Role.CITY_FINANCE, region=CITY),
+    Role.PROVINCE: Actor(user_id="prov-1", role=Role.PROVINCE, region="37"),
+    Role.PROVINCE_FINANCE: Actor(user_id="provfin-1", role=Role.PROVINCE_FINANCE, region="37"),
+    Role.EXPERT: Actor(user_id="expert-1", role=Role.EXPERT, region="37"),
+    Role.OPERATOR: Actor(user_id="op-1", role=Role.OPERATOR, region="37"),
+    Role.AUDITOR: Actor(user_id="aud-1", role=Role.AUDITOR, region="37"),
+}
+# Who makes each decision in the tests (the co-signer is implied by the preset).
+DECIDER: dict[str, Role] = {
+    "edit_application": Role.APPLICANT, "submit": Role.APPLICANT, "resubmit": Role.APPLICANT,
+    "withdraw": Role.APPLICANT, "submit_archive": Role.APPLICANT,
+    "request_change": Role.APPLICANT, "request_early_acceptance": Role.APPLICANT,
+    "county_approve": Role.COUNTY, "county_return": Role.COUNTY, "county_reject": Role.COUNTY,
+    "city_recommend": Role.CITY, "city_return": Role.CITY, "city_reject": Role.CITY,
+    "city_approve_change": Role.CITY, "score": Role.EXPERT,
+}
+_counter = itertools.count(1)
+
+
+def decision(
+    action: str, role: Role | None = None, *, reason: str = "", actor: Actor | None = None,
+    request_id: str | None = None, evidence: list[str] | None = None, **payload: Any,
+) -> Decision:
+    who = actor or ACTORS[role or DECIDER.get(action, Role.PROVINCE)]
+    return Decision(
+        request_id=request_id or f"req-{next(_counter)}-{uuid.uuid4().hex[:6]}",
+        action=action, actor=who, reason=reason or f"理由：{action}",
+        evidence=evidence or [], payload=payload,
+    )
+
+
+def batch(
+    preset: str, close_at: datetime, *, calendar: CalendarAdjustments | None = None,
+    batch_id: str | None = None, **kw: Any,
+) -> BatchPolicy:
+    return BatchPolicy(
+        batch_id=batch_id or f"batch-{preset}-{uuid.uuid4().hex[:6]}",
+        name=f"{preset} 测试批次", year=int(preset), preset=PresetName(preset),
+        close_at=close_at, calendar=calendar or CalendarAdjustments(), carrier_tasks=["T9"], **kw,
+    )
+
+
+def project(
+    b: BatchPolicy, *, task_code: str = "T1", project_id: str | None = None
+) -> ProjectInput:
+    return ProjectInput(
+        project_id=project_id or f"p-{uuid.uuid4().hex[:10]}", title="智能工厂改造示范项目",
+        batch=b, task_code=task_code, city_code=CITY, county_code=COUNTY, applicant_unit=UNIT,
+    )
+
+
+SHA = "a" * 64

@@ -1,0 +1,1 @@
+"""Developer and operator commands (`gongfu`), the test runner, the diagram generator."""
