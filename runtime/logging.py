@@ -35,3 +35,4 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
     logging.getLogger("temporalio").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # one line per state change

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import search_attributes as sa
@@ -41,16 +41,20 @@ def initial_search_attributes(project: ProjectInput) -> TypedSearchAttributes:
 async def start_project(
     client: Client, project: ProjectInput, task_queue: str
 ) -> WorkflowHandle[ProjectWorkflow, object]:
-    """Start the project's workflow; starting the same project twice is one project."""
-    return await client.start_workflow(
-        ProjectWorkflow.run,
-        project,
-        id=workflow_id_for(project.project_id),
-        task_queue=task_queue,
-        search_attributes=initial_search_attributes(project),
-        id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-    )
+    """Start the project's workflow; starting the same project twice is one project,
+    even after it ended (a project id is never reused for a new lifecycle)."""
+    try:
+        return await client.start_workflow(
+            ProjectWorkflow.run,
+            project,
+            id=workflow_id_for(project.project_id),
+            task_queue=task_queue,
+            search_attributes=initial_search_attributes(project),
+            id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        return handle_for(client, project.project_id)
 
 
 def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflow, object]:
@@ -71,13 +75,17 @@ async def decide(client: Client, project_id: str, decision: Decision) -> Decisio
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        # The workflow has closed (its project ended): it still answers queries.
+        # The workflow has closed (its project ended): it still answers queries, with
+        # the first answer to a retried decision, or the rule that refuses a new one.
         try:
             refusal = await handle.query(ProjectWorkflow.explain, decision)
+            prior = await handle.query(ProjectWorkflow.outcome_of, decision.request_id)
         except RPCError:
             raise exc from None
         if refusal is not None:
             raise Refused(refusal) from None
+        if prior is not None:
+            return prior
         raise
 
 

@@ -160,6 +160,10 @@ class ProjectWorkflow:
         return self._state.allowed(Role(role), workflow.now())
 
     @workflow.query
+    def outcome_of(self, request_id: str) -> DecisionOutcome | None:
+        return self._state.outcome_for(request_id)
+
+    @workflow.query
     def explain(self, decision: Decision) -> Refusal | None:
         """Why a decision would be refused now; works on a closed project too."""
         return self._state.assess(decision, workflow.now())

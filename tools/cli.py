@@ -1,0 +1,116 @@
+"""`gongfu`: run the system, the worker alone, the demo, or redraw the lifecycle diagram."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import typer
+
+from runtime.logging import configure_logging
+from runtime.settings import settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="工赋百景 揭榜挂帅 — project lifecycle on Temporal")
+
+
+def _exit(status: int) -> None:
+    """Leave without interpreter teardown (temporalio/sdk-python#300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _finish(body: Callable[[], object]) -> None:
+    """Run a command and exit with its real status: 0, or 1 with the error printed."""
+    try:
+        body()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    except Exception as exc:  # the CLI's last line of defence: say what failed, exit 1
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        _exit(1)
+    _exit(0)
+
+
+@app.command()
+def run(demo: bool = typer.Option(True, help="start the demo batch")) -> None:
+    """Temporal dev server (SQLite in ./data, UI on) + worker + demo batch; Ctrl-C stops."""
+    _finish(lambda: asyncio.run(_run(demo)))
+
+
+async def _run(demo: bool) -> None:
+    from runtime.devserver import start_dev_server
+    from runtime.temporal import connect
+    from tools.demo import run_demo
+    from worker import build_worker
+
+    cfg = settings()
+    configure_logging(cfg.log_format, cfg.log_level)
+    host, port = cfg.temporal_address.rsplit(":", 1)
+    server = await start_dev_server(cfg.data_dir, host, int(port), cfg.temporal_ui_port)
+    try:
+        client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+        async with build_worker(client):
+            ui = f"http://{host}:{cfg.temporal_ui_port}"
+            typer.echo(f"Temporal server {cfg.temporal_address}  (data in {cfg.data_dir}/)")
+            typer.echo(f"Temporal UI     {ui}")
+            if demo:
+                results = await run_demo(client, cfg.task_queue, datetime.now(UTC))
+                typer.echo("\nDemo projects (workflow id -> stage):")
+                for wid, stage in results:
+                    typer.echo(f"  {wid:40s} {stage:16s} {ui}/namespaces/"
+                               f"{cfg.temporal_namespace}/workflows/{wid}")
+                typer.echo("\nList them by stage in the UI or with the CLI, e.g.\n"
+                           f"  .venv/bin/temporal workflow list --address {cfg.temporal_address}"
+                           " --query \"GfStage = 'city_review'\"")
+            typer.echo("\nWorker running. Ctrl-C to stop.")
+            await asyncio.Event().wait()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the worker (against GONGFU_TEMPORAL_ADDRESS)."""
+    from worker import main
+
+    _finish(lambda: asyncio.run(main()))
+
+
+@app.command()
+def demo() -> None:
+    """Start the demo batch on an already running server and worker, then exit."""
+    from runtime.temporal import connect
+    from tools.demo import run_demo
+
+    async def go() -> None:
+        cfg = settings()
+        client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+        for wid, stage in await run_demo(client, cfg.task_queue, datetime.now(UTC)):
+            typer.echo(f"{wid}\t{stage}")
+
+    configure_logging(settings().log_format, settings().log_level)
+    _finish(lambda: asyncio.run(go()))
+
+
+@app.command()
+def diagram(write: bool = typer.Option(False, help="rewrite docs/lifecycle.md")) -> None:
+    """Print (or --write) the lifecycle document drawn from the transitions table."""
+    from tools.diagram import render
+    from tools.diagram import write as write_doc
+
+    _finish(lambda: typer.echo(f"wrote {write_doc()}" if write else render()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
