@@ -1,0 +1,1 @@
+"""SQLAlchemy models of programme data and the read model; see issue 3."""
