@@ -74,6 +74,9 @@ async def test_2026_lifecycle_to_subsidy_disbursed(ts_env: WorkflowEnvironment,
     mine = [n for n in sink.sent if n.project_id == d.project.project_id]
     assert {n.kind for n in mine} == {"archive_reminder", "archive_overdue"}
     assert sum(n.kind == "archive_overdue" for n in mine) == 3
+    events = await event_types(d)
+    print(f"history: {len(events)} events, {len(log)} decision records")
+    assert len(events) <= 300  # a year-long project stays far from history limits
 
 
 async def test_2024_lifecycle_with_half_year_and_one_year_acceptance(
