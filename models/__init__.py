@@ -1,1 +1,23 @@
-"""SQLAlchemy models of programme data and the read model; see issue 3."""
+"""SQLAlchemy models: programme data (batches, tasks, units, quotas), the project read
+model, documents and decision records. The schema is created only by the migrations in
+`migrations/`; `tests/test_migrations.py` checks that the two agree."""
+
+from models.base import Base
+from models.programme import Batch, BatchCounting, CityQuota, LocalDeadline, Task
+from models.projects import (
+    ConsortiumMember,
+    DecisionRow,
+    Document,
+    Place,
+    Project,
+    ProjectDocument,
+    Recommendation,
+)
+from models.reference import Region
+from models.units import Unit, UnitGroup
+
+__all__ = [
+    "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
+    "Document", "LocalDeadline", "Place", "Project", "ProjectDocument", "Recommendation",
+    "Region", "Task", "Unit", "UnitGroup",
+]

@@ -10,9 +10,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
@@ -20,6 +24,7 @@ from temporalio.worker import Worker
 
 from activities.notify import MemorySink
 from domain import search_attributes as sa
+from runtime.db import migrate, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli, temporal_test_server
 from worker import build_worker
@@ -29,6 +34,35 @@ DEV_QUEUE = "dev-projects"
 TIME_SKIPPING = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
 
 configure_logging("console", "warning")
+
+PG_ADMIN_URL = os.environ.get("GONGFU_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of its own for this test run, migrated to head, dropped at the end."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"gongfu_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url: str) -> Iterator[Engine]:
+    eng = create_engine(pg_url, pool_size=60, max_overflow=10)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(engine: Engine) -> sessionmaker[Session]:
+    return sessions(engine)
 
 
 @pytest.fixture(scope="session")

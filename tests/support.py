@@ -13,7 +13,7 @@ from domain.presets import PresetName
 from domain.roles import Role
 
 CITY, COUNTY = "3701", "370102"
-UNIT = "91370100MA3C5XXXX1"  # stands for the applicant's credit code (R4 is issue 3's)
+UNIT = "91370102MA3C5XXXX0"  # a valid code (R4 check character 0)
 
 ACTORS: dict[Role, Actor] = {
     Role.APPLICANT: Actor(user_id="applicant-1", role=Role.APPLICANT, region=CITY, unit_code=UNIT),
@@ -71,3 +71,27 @@ def project(
 
 
 SHA = "a" * 64
+
+
+# -- database fixtures' vocabulary ---------------------------------------------------------
+
+def credit_code(region: str = "370102") -> str:
+    """A valid 统一社会信用代码 (R4) for a new test unit."""
+    from domain.eligibility import with_check_char
+
+    return with_check_char(f"91{region}{uuid.uuid4().int % 10**9:09d}")
+
+
+def unit(kind: str = "manufacturer", region: str = "370102", **kw: Any):  # type: ignore[no-untyped-def]
+    from domain.eligibility import UnitFacts
+
+    code = credit_code(region)
+    return UnitFacts(credit_code=code, name=kw.pop("name", f"{kind}-{code[-6:]}"), kind=kind,
+                     region_code=region, **kw)
+
+
+def tasks_2026():  # type: ignore[no-untyped-def]
+    from domain.catalogue import TASKS_2026
+    from services.registry import TaskDef
+
+    return [TaskDef(code=c, direction=d, title_zh=t) for c, d, t in TASKS_2026]
