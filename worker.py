@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calendar import publicity_period
 from activities.notify import NotificationSink, NotifyActivities
+from activities.programme import ProgrammeActivities
+from runtime.db import make_engine, migrate, sessions
 from runtime.logging import configure_logging
 from runtime.settings import settings
 from runtime.temporal import connect
@@ -24,13 +28,14 @@ from workflows.project import ProjectWorkflow
 # Imported once by the worker, not re-imported into every workflow run's sandbox: the
 # domain code is deterministic, and `transitions`, `pydantic` and `structlog` are
 # side-effect free libraries. Re-importing them per run costs time and memory.
-PASSTHROUGH = ("domain", "activities", "transitions", "structlog", "pydantic", "holidays")
+PASSTHROUGH = ("domain", "transitions", "structlog", "pydantic")
 
 
 def build_worker(
     client: Client,
     task_queue: str | None = None,
     *,
+    db: sessionmaker[Session],
     sink: NotificationSink | None = None,
     max_cached_workflows: int = 1000,
 ) -> Worker:
@@ -38,7 +43,10 @@ def build_worker(
         client,
         task_queue=task_queue or settings().task_queue,
         workflows=[ProjectWorkflow],
-        activities=[publicity_period, NotifyActivities(sink).notify],
+        activities=[publicity_period, NotifyActivities(sink).notify,
+                    *ProgrammeActivities(db).all()],
+        # The database activities are synchronous: they run on these threads.
+        activity_executor=ThreadPoolExecutor(max_workers=32),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
@@ -49,8 +57,9 @@ def build_worker(
 async def main() -> None:
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
+    migrate(cfg.database_url)
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    await build_worker(client).run()
+    await build_worker(client, db=sessions(make_engine(cfg.database_url))).run()
 
 
 if __name__ == "__main__":

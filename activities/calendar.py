@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 
-from domain.batch import CalendarAdjustments
-from domain.calendar import PublicityPeriod, WorkingDayCalendar
+from domain.calendar import WorkingDayCalendar
+from domain.messages import PUBLICITY_PERIOD, PublicityPeriod, PublicityRequest
 
 
-class PublicityRequest(BaseModel):
-    project_id: str
-    opened_at: datetime
-    working_days: int
-    adjustments: CalendarAdjustments = CalendarAdjustments()
-
-
-@activity.defn
+@activity.defn(name=PUBLICITY_PERIOD)
 async def publicity_period(req: PublicityRequest) -> PublicityPeriod:
     period = WorkingDayCalendar(req.adjustments).publicity_period(req.opened_at, req.working_days)
     log = structlog.get_logger().bind(

@@ -12,6 +12,7 @@ from typing import Protocol
 import structlog
 from temporalio import activity
 
+from domain.messages import NOTIFY
 from domain.views import Notification
 
 
@@ -42,6 +43,6 @@ class NotifyActivities:
     def __init__(self, sink: NotificationSink | None = None) -> None:
         self.sink = sink or LogSink()
 
-    @activity.defn(name="notify")
+    @activity.defn(name=NOTIFY)
     async def notify(self, notification: Notification) -> None:
         self.sink.send(notification, activity.info().workflow_id)

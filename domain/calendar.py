@@ -16,22 +16,10 @@ from functools import lru_cache
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from pydantic import AwareDatetime, BaseModel
 
 from domain.batch import CalendarAdjustments
 from domain.clock import at_local, local
-
-
-class PublicityPeriod(BaseModel):
-    opened_at: AwareDatetime
-    working_days: int
-    first_day: date
-    last_day: date
-    # 24:00 Asia/Shanghai of the last working day.
-    ends_at: AwareDatetime
-    # Years in the period whose official schedule was not known (computed from rules).
-    provisional_years: list[int] = []
-    source: str
+from domain.messages import PublicityPeriod
 
 
 @lru_cache(maxsize=8)

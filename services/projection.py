@@ -10,20 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.decisions import DecisionRecord
+from domain.messages import Projection
 from domain.stages import Stage
-from domain.views import ProjectView
 from models import DecisionRow, Project
 from services.limits import follow_stage
-
-
-class Projection(BaseModel):
-    view: ProjectView
-    records: list[DecisionRecord]  # those after the last projected sequence
 
 
 def apply_projection(session: Session, p: Projection) -> int:

@@ -27,6 +27,7 @@ from domain import search_attributes as sa
 from runtime.db import migrate, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli, temporal_test_server
+from tests.driver import Harness
 from worker import build_worker
 
 TS_QUEUE = "ts-projects"
@@ -85,9 +86,16 @@ def sink() -> MemorySink:
 
 
 @pytest.fixture(scope="session")
-async def ts_worker(ts_env: WorkflowEnvironment, sink: MemorySink) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, TS_QUEUE, sink=sink) as worker:
+async def ts_worker(
+    ts_env: WorkflowEnvironment, sink: MemorySink, db: sessionmaker[Session]
+) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, TS_QUEUE, sink=sink, db=db) as worker:
         yield worker
+
+
+@pytest.fixture
+def ts(ts_env: WorkflowEnvironment, ts_worker: Worker, db: sessionmaker[Session]) -> Harness:
+    return Harness(ts_env, db, TS_QUEUE)
 
 
 @pytest.fixture(scope="session")
@@ -102,9 +110,16 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def dev_worker(dev_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    async with build_worker(dev_env.client, DEV_QUEUE) as worker:
+async def dev_worker(
+    dev_env: WorkflowEnvironment, db: sessionmaker[Session]
+) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, DEV_QUEUE, db=db) as worker:
         yield worker
+
+
+@pytest.fixture
+def dev(dev_env: WorkflowEnvironment, dev_worker: Worker, db: sessionmaker[Session]) -> Harness:
+    return Harness(dev_env, db, DEV_QUEUE)
 
 
 @pytest.fixture

@@ -6,17 +6,20 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from domain.batch import BatchPolicy, ProjectInput
+from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
 from domain.clock import SHANGHAI
 from domain.decisions import Decision, DecisionOutcome
+from domain.eligibility import ApplicationFacts
 from domain.refusals import Refusal, Refused
 from domain.roles import Role
 from domain.stages import Stage
 from domain.views import EndInfo, ProjectView
 from services.projects import decide, start_project
+from services.registry import ensure_batch, ensure_unit, register_project
 from tests import support
 from workflows.project import ProjectWorkflow
 
@@ -27,15 +30,48 @@ def next_close(after: datetime, days: int = 3) -> datetime:
     return day.replace(hour=17, minute=0, second=0, microsecond=0)
 
 
+class Harness:
+    """A server, its worker's task queue and the database: where tests start projects."""
+
+    def __init__(self, env: WorkflowEnvironment, db: sessionmaker[Session], queue: str) -> None:
+        self.env, self.db, self.queue = env, db, queue
+
+    async def start(self, preset: str = "2026", *, batch: BatchPolicy | None = None,
+                    **kw: Any) -> Drive:
+        b = batch or support.batch(preset, next_close(datetime.now(SHANGHAI)))
+        return await Drive.start(self.env, b, self.queue, self.db, **kw)
+
+
 class Drive:
     def __init__(self, env: WorkflowEnvironment, project: ProjectInput,
                  handle: WorkflowHandle[ProjectWorkflow, Any]) -> None:
         self.env, self.project, self.handle = env, project, handle
+        self.actors = dict(support.ACTORS)
+        self.actors[Role.APPLICANT] = support.ACTORS[Role.APPLICANT].model_copy(
+            update={"unit_code": project.applicant_unit})
 
     @classmethod
     async def start(cls, env: WorkflowEnvironment, b: BatchPolicy, task_queue: str,
-                    **kw: Any) -> Drive:
-        project = support.project(b, **kw)
+                    db: sessionmaker[Session], **kw: Any) -> Drive:
+        """Register the batch, a consortium (an in-province provider leading, an
+        enterprise as scene unit: valid in both presets) and the project, then start it."""
+        lead = support.unit("service_provider", region=support.COUNTY)
+        scene = support.unit("manufacturer", region=support.COUNTY)
+        project = support.project(b, **kw).model_copy(update={
+            "applicant_unit": lead.credit_code,
+            "consortium": [ConsortiumMember(credit_code=lead.credit_code, name=lead.name,
+                                            role="lead"),
+                           ConsortiumMember(credit_code=scene.credit_code, name=scene.name,
+                                            role="scene")]})
+        start = datetime.now(SHANGHAI).date() + timedelta(days=1)
+        application = ApplicationFacts(
+            declared_investment_cny=2_000_000, implementation_region=support.COUNTY,
+            implementation_start=start, implementation_end=start + timedelta(days=300))
+        with db.begin() as s:
+            ensure_batch(s, b, support.tasks_2026(), {support.CITY: 20})
+            ensure_unit(s, lead)
+            ensure_unit(s, scene)
+            register_project(s, project, application)
         handle = await start_project(env.client, project, task_queue)
         return cls(env, project, handle)
 
@@ -51,7 +87,11 @@ class Drive:
         return await decide(self.client, self.project.project_id, d)
 
     async def do(self, action: str, role: Role | None = None, **kw: Any) -> DecisionOutcome:
-        return await self.send(support.decision(action, role, **kw))
+        return await self.send(self.decision(action, role, **kw))
+
+    def decision(self, action: str, role: Role | None = None, **kw: Any) -> Decision:
+        who = role or support.DECIDER.get(action, Role.PROVINCE)
+        return support.decision(action, actor=kw.pop("actor", self.actors[who]), **kw)
 
     async def refused(self, action: str, role: Role | None = None, **kw: Any) -> Refusal:
         try:

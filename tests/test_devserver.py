@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from domain.clock import SHANGHAI
 from domain.roles import Role
 from domain.stages import Stage
 from tests import support
 from tests.conftest import DEV_QUEUE
-from tests.driver import Drive
-
-pytestmark = pytest.mark.usefixtures("dev_worker")
+from tests.driver import Harness
 
 
 async def ids_where(client: Client, query: str, expect: int, timeout: float = 15.0) -> list[str]:
@@ -31,12 +27,11 @@ async def ids_where(client: Client, query: str, expect: int, timeout: float = 15
         await asyncio.sleep(0.2)
 
 
-async def test_stage_is_read_back_through_a_search_attribute_query(
-    dev_env: WorkflowEnvironment,
-) -> None:
+async def test_stage_is_read_back_through_a_search_attribute_query(dev: Harness) -> None:
+    dev_env = dev.env
     b = support.batch("2026", datetime.now(SHANGHAI) + timedelta(days=10))
-    d = await Drive.start(dev_env, b, DEV_QUEUE)
-    other = await Drive.start(dev_env, b, DEV_QUEUE)
+    d = await dev.start(batch=b)
+    other = await dev.start(batch=b)
     await d.do("submit")
     await d.do("county_approve")
     wid = d.handle.id
@@ -59,16 +54,16 @@ async def test_stage_is_read_back_through_a_search_attribute_query(
     assert await ids_where(dev_env.client, in_city_review, 0) == []
 
 
-async def test_demo_batch_is_idempotent_when_run_twice(dev_env: WorkflowEnvironment) -> None:
+async def test_demo_batch_is_idempotent_when_run_twice(dev: Harness) -> None:
     from datetime import UTC
 
     from tools.demo import run_demo
 
     now = datetime.now(UTC)
-    first = await run_demo(dev_env.client, DEV_QUEUE, now)
-    again = await run_demo(dev_env.client, DEV_QUEUE, now)
+    first = await run_demo(dev.env.client, DEV_QUEUE, now, dev.db)
+    again = await run_demo(dev.env.client, DEV_QUEUE, now, dev.db)
     assert first == again
     assert dict(first)[first[0][0]] == "recommended"
-    handle = dev_env.client.get_workflow_handle(first[0][0])
+    handle = dev.env.client.get_workflow_handle(first[0][0])
     log = await handle.query("decision_log")
     assert len({r["request_id"] for r in log}) == len(log) == 5

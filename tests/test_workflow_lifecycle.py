@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import holidays
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,15 +21,7 @@ from domain.roles import Role
 from domain.stages import Stage
 from services.projects import change_batch_deadline
 from tests import support
-from tests.conftest import TS_QUEUE
-from tests.driver import Drive, next_close
-
-pytestmark = pytest.mark.usefixtures("ts_worker")
-
-
-async def start(env: WorkflowEnvironment, preset: str, **kw: object) -> Drive:
-    b = support.batch(preset, next_close(_now()), **kw)  # type: ignore[arg-type]
-    return await Drive.start(env, b, TS_QUEUE)
+from tests.driver import Drive, Harness, next_close
 
 
 def _now() -> datetime:
@@ -43,9 +36,9 @@ async def event_types(d: Drive) -> list[EventType.ValueType]:
 # -- happy paths ---------------------------------------------------------------------------
 
 
-async def test_2026_lifecycle_to_subsidy_disbursed(ts_env: WorkflowEnvironment,
+async def test_2026_lifecycle_to_subsidy_disbursed(ts: Harness,
                                                    sink: MemorySink) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     first = await d.do("submit", evidence=[support.SHA])
     assert first.stage is Stage.COUNTY_REVIEW and first.stage_before is Stage.DRAFT
     assert first.allowed["county"] == ["county_approve", "county_return", "county_reject"]
@@ -80,9 +73,9 @@ async def test_2026_lifecycle_to_subsidy_disbursed(ts_env: WorkflowEnvironment,
 
 
 async def test_2024_lifecycle_with_half_year_and_one_year_acceptance(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2024")
+    d = await ts.start("2024")
     out = await d.do("submit")
     assert out.stage is Stage.CITY_REVIEW  # 2024: no county level
     await d.do("city_recommend", rank=1)  # 2024: no finance co-signature
@@ -179,9 +172,9 @@ ENDS = [
 
 @pytest.mark.parametrize(("drive", "stage", "rule"), ENDS, ids=[s.value for _, s, _ in ENDS])
 async def test_every_end_says_which_rule_or_decision_caused_it(
-    ts_env: WorkflowEnvironment, drive, stage: Stage, rule: str
+    ts: Harness, drive, stage: Stage, rule: str
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await drive(d)
     end = await d.result()
     assert (end.stage, end.rule) == (stage, rule)
@@ -194,9 +187,9 @@ async def test_every_end_says_which_rule_or_decision_caused_it(
 
 
 async def test_return_and_resubmit_starts_again_at_the_first_level(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await d.do("submit")
     assert (await d.do("county_return", reason="补充证明材料")).stage is Stage.RETURNED
     await d.do("edit_application", evidence=[support.SHA])
@@ -212,9 +205,9 @@ async def test_return_and_resubmit_starts_again_at_the_first_level(
 
 
 async def test_return_at_1659_works_and_resubmit_at_1701_is_refused_r10(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await d.do("submit")
     await d.advance_to(d.close_at - timedelta(minutes=1))
     assert (await d.do("county_return", reason="请补充")).stage is Stage.RETURNED
@@ -226,9 +219,9 @@ async def test_return_at_1659_works_and_resubmit_at_1701_is_refused_r10(
 
 
 async def test_recommendation_one_minute_after_the_close_is_refused_r10(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await d.to_city_review()
     await d.advance_to(d.close_at + timedelta(minutes=1))
     refusal = await d.refused("city_recommend", rank=1)
@@ -237,9 +230,9 @@ async def test_recommendation_one_minute_after_the_close_is_refused_r10(
 
 
 async def test_a_refused_decision_leaves_no_trace_in_the_history(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await d.do("submit")
     before = await event_types(d)
     refusal = await d.refused("city_recommend", rank=1)
@@ -250,19 +243,19 @@ async def test_a_refused_decision_leaves_no_trace_in_the_history(
 
 
 async def test_province_extension_moves_the_live_timer_of_every_open_project(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
     now = _now()
     b = support.batch("2026", next_close(now))
-    a = await Drive.start(ts_env, b, TS_QUEUE)
-    c = await Drive.start(ts_env, b, TS_QUEUE)
+    a = await ts.start(batch=b)
+    c = await ts.start(batch=b)
     await a.do("submit")
     new_close = b.close_at + timedelta(days=2)
     change = DeadlineChange(request_id="ext-1", actor=support.ACTORS[Role.PROVINCE],
                             scope="batch", new_deadline=new_close, reason="系统故障，延期两天")
     sent = 0
     for _ in range(50):  # visibility is eventually consistent
-        sent = await change_batch_deadline(ts_env.client, b.batch_id, change)
+        sent = await change_batch_deadline(ts.env.client, b.batch_id, change)
         if sent == 2:
             break
     assert sent == 2
@@ -287,7 +280,7 @@ def _quiet_week_after(day: date) -> date:
 
 
 async def test_publicity_spans_a_holiday_and_an_adjusted_working_weekend(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
     """Five working days from Monday M, with a (noticed) holiday Wed-Fri and Saturday M+5
     an adjusted working day: M, M+1, M+5, M+7, M+8 -> the period ends at 24:00 of M+8.
@@ -303,7 +296,7 @@ async def test_publicity_spans_a_holiday_and_an_adjusted_working_weekend(
         holidays=[monday + timedelta(days=i) for i in (2, 3, 4)],
         workdays=[monday + timedelta(days=5)],
     )
-    d = await Drive.start(ts_env, support.batch("2026", close, calendar=adj), TS_QUEUE)
+    d = await ts.start(batch=support.batch("2026", close, calendar=adj))
     await d.to_selected()
     await d.advance_to(at_local(monday, 10))
     await d.do("open_publicity")
@@ -317,9 +310,9 @@ async def test_publicity_spans_a_holiday_and_an_adjusted_working_weekend(
 
 
 async def test_objection_dismissed_after_the_period_lets_the_project_proceed(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
+    d = await ts.start("2026")
     await d.to_selected()
     await d.do("open_publicity")
     await d.do("raise_objection", reason="匿名举报：投资额虚高")
@@ -334,8 +327,8 @@ async def test_objection_dismissed_after_the_period_lets_the_project_proceed(
     assert [o.status for o in view.objections] == ["dismissed"]
 
 
-async def test_early_acceptance_on_request_2026(ts_env: WorkflowEnvironment) -> None:
-    d = await start(ts_env, "2026")
+async def test_early_acceptance_on_request_2026(ts: Harness) -> None:
+    d = await ts.start("2026")
     await d.to_implementation()
     out = await d.do("request_early_acceptance", reason="项目已具备验收条件")
     assert out.stage is Stage.FINAL_ACCEPTANCE
@@ -343,18 +336,18 @@ async def test_early_acceptance_on_request_2026(ts_env: WorkflowEnvironment) -> 
     assert (await d.do("pass_acceptance", verified_investment_cny=1_200_000)).stage is Stage.SUBSIDY
 
 
-async def test_early_acceptance_is_not_in_the_2024_preset(ts_env: WorkflowEnvironment) -> None:
-    d = await start(ts_env, "2024")
+async def test_early_acceptance_is_not_in_the_2024_preset(ts: Harness) -> None:
+    d = await ts.start("2024")
     await d.to_implementation()
     refusal = await d.refused("request_early_acceptance")
     assert refusal.rule == "LIFECYCLE" and "2024" in refusal.message_zh
 
 
 async def test_duplicate_request_id_has_one_effect_and_returns_the_first_answer(
-    ts_env: WorkflowEnvironment,
+    ts: Harness,
 ) -> None:
-    d = await start(ts_env, "2026")
-    submit = support.decision("submit", request_id="dup-1")
+    d = await ts.start("2026")
+    submit = d.decision("submit", request_id="dup-1")
     first = await d.send(submit)
     await d.do("county_approve")  # the stage moves on
     again = await d.send(submit)
@@ -368,8 +361,8 @@ async def test_duplicate_request_id_has_one_effect_and_returns_the_first_answer(
     assert refusal.rule == "IDEMPOTENCY"
 
 
-async def test_queries_show_deadlines_and_allowed_decisions(ts_env: WorkflowEnvironment) -> None:
-    d = await start(ts_env, "2026")
+async def test_queries_show_deadlines_and_allowed_decisions(ts: Harness) -> None:
+    d = await ts.start("2026")
     view = await d.view()
     kinds = {dl.kind: dl.at for dl in view.deadlines}
     assert kinds["batch_close"] == d.close_at and kinds["applicant_close"] == d.close_at
@@ -380,14 +373,14 @@ async def test_queries_show_deadlines_and_allowed_decisions(ts_env: WorkflowEnvi
 
 
 async def test_java_time_skipping_server_expires_an_unsubmitted_draft(
-    java_env: WorkflowEnvironment,
+    java_env: WorkflowEnvironment, db: sessionmaker[Session],
 ) -> None:
     """The same workflow on the Java test server: timers only, skipped automatically."""
     from worker import build_worker
 
     b = support.batch("2024", next_close(datetime.now(SHANGHAI), days=30))
-    async with build_worker(java_env.client, "java-projects"):
-        d = await Drive.start(java_env, b, "java-projects")
+    async with build_worker(java_env.client, "java-projects", db=db):
+        d = await Drive.start(java_env, b, "java-projects", db)
         end = await d.result()
     assert (end.stage, end.rule) == (Stage.EXPIRED, "R10")
     assert end.at >= b.close_at

@@ -43,6 +43,7 @@ def run(demo: bool = typer.Option(True, help="start the demo batch")) -> None:
 
 
 async def _run(demo: bool) -> None:
+    from runtime.db import make_engine, migrate, sessions
     from runtime.devserver import start_dev_server
     from runtime.temporal import connect
     from tools.demo import run_demo
@@ -50,16 +51,18 @@ async def _run(demo: bool) -> None:
 
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
+    migrate(cfg.database_url)
+    db = sessions(make_engine(cfg.database_url))
     host, port = cfg.temporal_address.rsplit(":", 1)
     server = await start_dev_server(cfg.data_dir, host, int(port), cfg.temporal_ui_port)
     try:
         client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-        async with build_worker(client):
+        async with build_worker(client, db=db):
             ui = f"http://{host}:{cfg.temporal_ui_port}"
             typer.echo(f"Temporal server {cfg.temporal_address}  (data in {cfg.data_dir}/)")
             typer.echo(f"Temporal UI     {ui}")
             if demo:
-                results = await run_demo(client, cfg.task_queue, datetime.now(UTC))
+                results = await run_demo(client, cfg.task_queue, datetime.now(UTC), db)
                 typer.echo("\nDemo projects (workflow id -> stage):")
                 for wid, stage in results:
                     typer.echo(f"  {wid:40s} {stage:16s} {ui}/namespaces/"
@@ -86,13 +89,16 @@ def worker() -> None:
 @app.command()
 def demo() -> None:
     """Start the demo batch on an already running server and worker, then exit."""
+    from runtime.db import make_engine, migrate, sessions
     from runtime.temporal import connect
     from tools.demo import run_demo
 
     async def go() -> None:
         cfg = settings()
         client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-        for wid, stage in await run_demo(client, cfg.task_queue, datetime.now(UTC)):
+        migrate(cfg.database_url)
+        db = sessions(make_engine(cfg.database_url))
+        for wid, stage in await run_demo(client, cfg.task_queue, datetime.now(UTC), db):
             typer.echo(f"{wid}\t{stage}")
 
     configure_logging(settings().log_format, settings().log_level)

@@ -23,12 +23,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import structlog
 
-    from activities.calendar import PublicityRequest, publicity_period
     from domain import search_attributes as sa
     from domain.batch import ProjectInput
-    from domain.calendar import PublicityPeriod
     from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
-    from domain.payloads import OpenPublicity
+    from domain.messages import (
+        CHECK_SUBMISSION,
+        NOTIFY,
+        PROJECT_STATE,
+        PUBLICITY_PERIOD,
+        RESERVE_RECOMMENDATION,
+        Projection,
+        PublicityPeriod,
+        PublicityRequest,
+        RecommendationRequest,
+    )
+    from domain.payloads import OpenPublicity, Recommend
     from domain.project import ProjectState
     from domain.refusals import Refusal, Refused
     from domain.roles import Role
@@ -37,6 +46,10 @@ with workflow.unsafe.imports_passed_through():
 
 REFUSED = "Refused"
 _NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
+# A check the decider waits for: give up after a few tries so the caller hears of it.
+_CHECK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
+# The read model must converge, however long the database is away.
+_PROJECTION_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
 def _refused(refusal: Refusal) -> ApplicationError:
@@ -56,6 +69,7 @@ class ProjectWorkflow:
         self._changed = False
         self._published: dict[str, object] = {}
         self._notifications: list[asyncio.Task[None]] = []
+        self._projected = 0  # decision records written to the read model
         info = workflow.info()
         self._log = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project.project_id,
@@ -65,6 +79,7 @@ class ProjectWorkflow:
     @workflow.run
     async def run(self, project: ProjectInput) -> EndInfo:
         self._publish()
+        projector = asyncio.create_task(self._project_loop())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while not self._state.ended:
@@ -96,6 +111,8 @@ class ProjectWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._notifications:
             await asyncio.gather(*self._notifications)
+        await workflow.wait_condition(lambda: self._projected == len(self._state.log))
+        projector.cancel()
         assert self._state.end is not None
         self._emit("project.ended", stage=self._state.stage.value, rule=self._state.end.rule)
         return self._state.end
@@ -110,6 +127,9 @@ class ProjectWorkflow:
                 return cached
             problem = self._state.assess(decision, workflow.now())
             if problem is not None:  # the stage moved while this update waited for the lock
+                raise _refused(problem)
+            problem = await self._database_check(decision)
+            if problem is not None:
                 raise _refused(problem)
             period = None
             if decision.action == "open_publicity":
@@ -170,15 +190,48 @@ class ProjectWorkflow:
 
     # -- internals --------------------------------------------------------------------------
 
+    async def _database_check(self, decision: Decision) -> Refusal | None:
+        """The rules that need other projects: eligibility and places at submission
+        (R1-R7), the city's quota at recommendation (R8). Refused = nothing changes."""
+        pid = self._state.project.project_id
+        if decision.action in ("submit", "resubmit"):
+            return await workflow.execute_activity(
+                CHECK_SUBMISSION, pid, result_type=Refusal | None,  # type: ignore[arg-type]
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
+        if decision.action == "city_recommend":
+            rank = Recommend.model_validate(decision.payload).rank
+            return await workflow.execute_activity(
+                RESERVE_RECOMMENDATION, RecommendationRequest(project_id=pid, rank=rank),
+                result_type=Refusal | None,  # type: ignore[arg-type]
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
+        return None
+
+    async def _project_loop(self) -> None:
+        """Write every decision record to the read model, in order, once.
+
+        A local activity: a short, idempotent database write recorded as one marker
+        event, which keeps a year-long history small; a long database outage turns its
+        retries into durable timers, and the records wait in the workflow meanwhile."""
+        while True:
+            await workflow.wait_condition(lambda: self._projected < len(self._state.log))
+            upto = len(self._state.log)
+            await workflow.execute_local_activity(
+                PROJECT_STATE,
+                Projection(view=self._state.view(workflow.now()),
+                           records=self._state.log[self._projected:upto]),
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=_PROJECTION_RETRY)
+            self._projected = upto
+
     async def _publicity_period(self, decision: Decision) -> PublicityPeriod:
         days = OpenPublicity.model_validate(decision.payload).working_days
         batch = self._state.batch
         return await workflow.execute_activity(
-            publicity_period,
+            PUBLICITY_PERIOD,
             PublicityRequest(
                 project_id=self._state.project.project_id, opened_at=workflow.now(),
                 working_days=days or batch.publicity_working_days, adjustments=batch.calendar,
             ),
+            result_type=PublicityPeriod,
             start_to_close_timeout=timedelta(seconds=30),
         )
 
@@ -191,7 +244,7 @@ class ProjectWorkflow:
     async def _notify(self, note: Notification) -> None:
         try:
             await workflow.execute_activity(
-                "notify", note, start_to_close_timeout=timedelta(seconds=30),
+                NOTIFY, note, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_NOTIFY_RETRY,
             )
         except ActivityError as exc:  # a lost reminder must not stop the project

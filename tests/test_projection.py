@@ -1,0 +1,124 @@
+"""The read model in PostgreSQL follows the workflow, and a retried projection is a no-op."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.messages import Projection
+from domain.roles import Role
+from domain.stages import Stage
+from models import DecisionRow, Place, Project, Unit
+from services.projection import apply_projection
+from tests.driver import Drive, Harness
+from workflows.project import ProjectWorkflow
+
+
+async def complete_2026(d: Drive) -> None:
+    await d.to_implementation()
+    await d.do("submit_archive", title="第一期过程档案", evidence=["b" * 64])
+    await d.do("request_early_acceptance")
+    await d.do("pass_acceptance", verified_investment_cny=2_400_000)
+    await d.do("decide_subsidy", amount_cny=900_000)
+    await d.do("concur", Role.PROVINCE_FINANCE)
+    await d.do("record_disbursement")
+    await d.result()
+
+
+def rows(db: sessionmaker[Session], project_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    with db() as s:
+        p = s.get(Project, project_id)
+        assert p is not None
+        project = {c.key: getattr(p, c.key) for c in Project.__table__.columns
+                   if c.key != "projected_at"}
+        decisions = [
+            {c.key: getattr(r, c.key) for c in DecisionRow.__table__.columns}
+            for r in s.scalars(select(DecisionRow).where(DecisionRow.project_id == project_id)
+                               .order_by(DecisionRow.seq))
+        ]
+    return project, decisions
+
+
+async def test_projection_after_a_complete_lifecycle_equals_the_workflow(ts: Harness) -> None:
+    d = await ts.start("2026")
+    await complete_2026(d)
+    view = await d.handle.query(ProjectWorkflow.view)
+    log = await d.handle.query(ProjectWorkflow.decision_log)
+    project, decisions = rows(ts.db, d.project.project_id)
+    assert project["stage"] == view.stage.value == "completed"
+    assert project["stage_label_zh"] == view.stage_label_zh
+    assert project["end_rule"] == "R17"
+    assert project["city_rank"] == view.rank == 1
+    assert project["scores"] == view.experts
+    assert project["verified_investment_cny"] == view.verified_investment_cny == 2_400_000
+    assert project["subsidy_amount_cny"] == view.subsidy_amount_cny == 900_000
+    assert project["disbursed_at"] == view.disbursed_at
+    assert project["projected_seq"] == len(log)
+    assert [(r["seq"], r["request_id"], r["action"], r["actor_user"], r["actor_role"],
+             r["actor_region"], r["at"], r["stage_before"], r["stage_after"], r["rule"],
+             r["note"], r["evidence"], r["payload"]) for r in decisions] == [
+        (r.seq, r.request_id, r.action, r.actor.user_id, r.actor.role.value, r.actor.region,
+         r.at, r.stage_before.value, r.stage_after.value, r.rule, r.note, r.evidence, r.payload)
+        for r in log]
+    with ts.db() as s:
+        places = s.scalars(select(Place).where(Place.project_id == d.project.project_id)).all()
+    assert len(places) == 2 and all(p.selected and p.released_at is None for p in places)
+
+    # The projection activity retried with everything: nothing changes.
+    with ts.db.begin() as s:
+        assert apply_projection(s, Projection(view=view, records=log)) == 0
+    assert rows(ts.db, d.project.project_id) == (project, decisions)
+
+    # A stale projection (an earlier view with its records) cannot move the model back.
+    old_view = view.model_copy(update={"stage": Stage.PUBLICITY, "stage_label_zh": "公示中"})
+    with ts.db.begin() as s:
+        apply_projection(s, Projection(view=old_view, records=log[:10]))
+    assert rows(ts.db, d.project.project_id) == (project, decisions)
+
+
+async def test_an_end_without_selection_releases_the_places(ts: Harness) -> None:
+    d = await ts.start("2026")
+    await d.do("submit")
+    await d.do("withdraw", reason="不再申报")
+    await d.result()
+    with ts.db() as s:
+        places = s.scalars(select(Place).where(Place.project_id == d.project.project_id)).all()
+        stage = s.get(Project, d.project.project_id).stage  # type: ignore[union-attr]
+    assert stage == "withdrawn"
+    assert places and all(p.released_at is not None for p in places)
+
+
+async def test_submission_refused_by_the_database_check_changes_nothing(ts: Harness) -> None:
+    d = await ts.start("2026")
+    with ts.db.begin() as s:
+        s.get(Unit, d.project.applicant_unit).abnormal_operation = True  # type: ignore[union-attr]
+    refusal = await d.refused("submit")
+    assert refusal.rule == "R5"
+    view = await d.view()
+    assert view.stage is Stage.DRAFT and view.decisions == 0
+
+
+async def test_quota_refuses_a_recommendation_beyond_it_r8(ts: Harness) -> None:
+    from datetime import datetime
+
+    from domain.clock import SHANGHAI
+    from models import CityQuota
+    from tests import support
+    from tests.driver import next_close
+
+    b = support.batch("2024", next_close(datetime.now(SHANGHAI)))
+    first, second = await ts.start(batch=b), await ts.start(batch=b)
+    with ts.db.begin() as s:
+        s.get(CityQuota, (b.batch_id, support.CITY)).quota = 1  # type: ignore[union-attr]
+    for d in (first, second):
+        await d.do("submit")
+    assert (await first.do("city_recommend", rank=1)).stage is Stage.RECOMMENDED
+    refusal = await second.refused("city_recommend", rank=2)
+    assert refusal.rule == "R8"
+    assert await second.stage() is Stage.CITY_REVIEW
+    await second.advance_to(b.close_at + timedelta(minutes=1))
+    assert (await second.result()).stage is Stage.NOT_RECOMMENDED
+
