@@ -36,3 +36,4 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)  # one line per state change
+    logging.getLogger("alembic").setLevel(logging.WARNING)
