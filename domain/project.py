@@ -175,10 +175,13 @@ class ProjectState:
         if move is None:
             return self._stage_refusal(d.action, role, now)
         if role not in move.roles:
+            # The role makes this decision, only not in this stage (the city finance
+            # bureau co-signs in city review, not in provincial review): a stage refusal.
             return refusal(
-                ROLE, RefusalKind.ROLE,
+                LIFECYCLE, RefusalKind.STAGE,
                 f"在“{self.stage.label_zh}”阶段，{role.label_zh}不能作出此决定",
                 f"in stage {self.stage.value} the role {role.value} may not {d.action}",
+                self.allowed(role, now),
             )
         for name in move.guards:
             if not self._guard(name, now):

@@ -26,7 +26,9 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     # service_provider | manufacturer | cluster_body | other
     kind: Mapped[str] = mapped_column(String(24))
-    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
+    # GB/T 2260, six digits. Not a reference to `region`: a consortium may include a
+    # unit from outside Shandong (migration 0003).
+    region_code: Mapped[str] = mapped_column(String(6))
     group_code: Mapped[str | None] = mapped_column(ForeignKey("unit_group.code"))
     # The controlling company (one controls the other: related units, R1).
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("unit.credit_code"))

@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     temporal_ui_port: int = 8233
     database_url: str = "sqlite:///data/gongfu.db"
+    # Signs the officials' bearer tokens (HS256). The default is for the demo only.
+    token_secret: str = "gongfu-demo-secret-change-me-0123456789"
+    token_ttl_hours: int = 12
+    storage_dir: Path = Path("data/documents")
+    max_document_mb: int = 50
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
     log_format: str = "console"  # console | json
     log_level: str = "info"
 

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,10 +24,13 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.notify import MemorySink
+from api.app import create_app
+from api.state import AppState
 from domain import search_attributes as sa
 from runtime.db import migrate, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli, temporal_test_server
+from tests.api_support import SETTINGS
 from tests.driver import Harness
 from worker import build_worker
 
@@ -93,9 +97,21 @@ async def ts_worker(
         yield worker
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ts(ts_env: WorkflowEnvironment, ts_worker: Worker, db: sessionmaker[Session]) -> Harness:
     return Harness(ts_env, db, TS_QUEUE)
+
+
+@pytest.fixture(scope="session")
+async def http(
+    ts: Harness, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on the time-skipping dev server and the test database."""
+    cfg = SETTINGS.model_copy(update={"storage_dir": tmp_path_factory.mktemp("documents")})
+    app = create_app(AppState(client=ts.env.client, db=ts.db, settings=cfg, task_queue=ts.queue))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

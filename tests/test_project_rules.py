@@ -146,7 +146,9 @@ def test_city_recommendation_needs_the_finance_cosignature_in_2026() -> None:
     do(s, "city_recommend", rank=1)
     assert s.stage is Stage.CITY_REVIEW and s.pending_cosign is not None
     assert s.waiting_on(EARLY) == ["city_finance"]
-    assert refusal_of(s, "concur", role=Role.PROVINCE_FINANCE).rule == "ROLE"
+    # The provincial finance department co-signs, but not a city's recommendation.
+    wrong = refusal_of(s, "concur", role=Role.PROVINCE_FINANCE)
+    assert (wrong.rule, wrong.kind) == ("LIFECYCLE", RefusalKind.STAGE)
     do(s, "dissent", role=Role.CITY_FINANCE, reason="预算不足")
     assert s.stage is Stage.CITY_REVIEW and s.pending_cosign is None and s.rank is None
     do(s, "city_recommend", rank=3)

@@ -59,8 +59,10 @@ async def _run(demo: bool) -> None:
         client = await connect(cfg.temporal_address, cfg.temporal_namespace)
         async with build_worker(client, db=db):
             ui = f"http://{host}:{cfg.temporal_ui_port}"
+            api = await _serve_api(client, db, cfg)
             typer.echo(f"Temporal server {cfg.temporal_address}  (data in {cfg.data_dir}/)")
             typer.echo(f"Temporal UI     {ui}")
+            typer.echo(f"API             {api}/docs")
             if demo:
                 results = await run_demo(client, cfg.task_queue, datetime.now(UTC), db)
                 typer.echo("\nDemo projects (workflow id -> stage):")
@@ -76,6 +78,59 @@ async def _run(demo: bool) -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+
+
+@app.command()
+def token(
+    role: str = typer.Option(..., help="applicant, county, city, city_finance, province, "
+                             "province_finance, expert, operator, auditor"),
+    user: str = typer.Option(..., help="user id"),
+    region: str = typer.Option("37", help="GB/T 2260 code the user acts for"),
+    unit: str = typer.Option(None, help="an applicant's unit credit code"),
+    hours: int = typer.Option(12, help="validity"),
+) -> None:
+    """Issue a bearer token for the API (demo and tests; production uses its own IdP)."""
+    from datetime import timedelta
+
+    from api.auth import Principal, issue_token
+
+    def go() -> None:
+        p = Principal(user_id=user, role=role, region=region, unit_code=unit)
+        typer.echo(issue_token(p, settings().token_secret, timedelta(hours=hours)))
+
+    _finish(go)
+
+
+@app.command()
+def api() -> None:
+    """Serve the API alone (uvicorn) against GONGFU_* settings."""
+    import uvicorn
+
+    from api.app import create_app
+
+    cfg = settings()
+    configure_logging(cfg.log_format, cfg.log_level)
+    _finish(lambda: uvicorn.run(create_app(), host=cfg.api_host, port=cfg.api_port,
+                                log_level="warning"))
+
+
+async def _serve_api(client: object, db: object, cfg: object) -> str:
+    """Serve the API inside this process, on the running event loop."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.state import AppState
+
+    state = AppState(client=client, db=db, settings=cfg, task_queue=cfg.task_queue)  # type: ignore[arg-type, attr-defined]
+    server = uvicorn.Server(uvicorn.Config(create_app(state), host=cfg.api_host,  # type: ignore[attr-defined]
+                                           port=cfg.api_port, log_level="warning"))  # type: ignore[attr-defined]
+    _background.add(asyncio.create_task(server.serve()))
+    while not server.started:
+        await asyncio.sleep(0.05)
+    return f"http://{cfg.api_host}:{cfg.api_port}"  # type: ignore[attr-defined]
+
+
+_background: set[asyncio.Task[None]] = set()
 
 
 @app.command()

@@ -1,0 +1,118 @@
+"""One endpoint per decision, generated from the lifecycle table.
+
+`POST /projects/{project_id}/decisions/{action}` for every decision a person can make:
+its body carries the reason, the evidence hashes and the action's own payload schema;
+the roles that may call it are the table's. Adding a move to `domain/lifecycle.py` adds
+its endpoint, its OpenAPI entry and its rows in the authorization-matrix test.
+"""
+
+# No `from __future__ import annotations` here: each endpoint's body type is made at run
+# time, and FastAPI must see the class itself, not its name.
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, Field, create_model
+
+from api.access import load_visible
+from api.auth import Principal, PrincipalDep
+from api.errors import ErrorBody, forbidden_role
+from api.schemas import DecisionResponse
+from api.state import AppState, StateDep
+from domain.decisions import Decision
+from domain.lifecycle import ACTION_LABELS_ZH, MOVES, SYSTEM_TRIGGERS, TRIGGERS
+from domain.payloads import payload_schema
+from domain.project import payload_example
+from domain.roles import Role
+from services.projects import decide
+
+router = APIRouter(tags=["decisions 决定"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=100,
+           description="the same key again returns the first answer and changes nothing"),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {401: "no or invalid token", 403: "wrong role", 404:
+                       "unknown project, or outside your jurisdiction", 409:
+                       "not allowed in this stage, after the deadline, or by a rule",
+                       422: "malformed input", 503: "workflow service unavailable"}.items()
+}
+
+
+def decision_roles(action: str) -> frozenset[Role]:
+    """Who may make the decision in any preset (the workflow checks the preset's own)."""
+    return frozenset(r for m in MOVES if m.trigger == action for r in m.roles)
+
+
+class DecisionBase(BaseModel):
+    reason: str = Field(default="", max_length=2000, description="理由 / why")
+    evidence: list[str] = Field(default=[], max_length=50,
+                                description="sha256 of the supporting documents")
+
+
+def request_id(p: Principal, key: str | None) -> str:
+    """Keys are the caller's: two users' equal keys are different requests."""
+    return f"{p.user_id}:{key}" if key else f"{p.user_id}:{uuid.uuid4()}"
+
+
+async def run_decision(
+    state: AppState, p: Principal, project_id: str, action: str, reason: str,
+    evidence: list[str], payload: dict[str, Any], rid: str,
+) -> DecisionResponse:
+    if p.role not in decision_roles(action):
+        raise forbidden_role(p.role.value, action)
+    with state.db() as session:
+        load_visible(session, p, project_id)
+    decision = Decision(request_id=rid, action=action, actor=p.actor, reason=reason,
+                        evidence=evidence, payload=payload)
+    outcome = await decide(state.client, project_id, decision)
+    return DecisionResponse(
+        project_id=project_id, request_id=rid, seq=outcome.seq,
+        stage_before=outcome.stage_before, stage=outcome.stage,
+        stage_label_zh=outcome.stage_label_zh, note=outcome.note,
+        allowed_for_me=outcome.allowed.get(p.role.value, []), allowed=outcome.allowed,
+    )
+
+
+def _camel(action: str) -> str:
+    return "".join(part.title() for part in action.split("_"))
+
+
+def _add_route(action: str) -> None:
+    schema = payload_schema(action)
+    required = any(f.is_required() for f in schema.model_fields.values())
+    body_model = create_model(  # type: ignore[call-overload]
+        f"{_camel(action)}Request",
+        __base__=DecisionBase,
+        payload=(schema, ... if required else Field(default_factory=schema)),
+    )
+    roles = sorted(r.value for r in decision_roles(action))
+    example = {"reason": "示例理由", "evidence": [], "payload": payload_example(action)}
+
+    async def endpoint(
+        project_id: str, body: body_model,  # type: ignore[valid-type]
+        p: PrincipalDep, state: StateDep, key: IdempotencyKey = None,
+    ) -> DecisionResponse:
+        return await run_decision(
+            state, p, project_id, action, body.reason, body.evidence,  # type: ignore[attr-defined]
+            body.payload.model_dump(mode="json"), request_id(p, key),  # type: ignore[attr-defined]
+        )
+
+    router.add_api_route(
+        f"/projects/{{project_id}}/decisions/{action}", endpoint, methods=["POST"],
+        response_model=DecisionResponse, responses=ERRORS,
+        summary=f"{ACTION_LABELS_ZH[action]} ({action})", operation_id=f"decide_{action}",
+        description=f"{ACTION_LABELS_ZH[action]}. Roles: {', '.join(roles)}. "
+                    "The workflow refuses it, with the rule, if the project's stage, the "
+                    "batch's preset or a deadline does not allow it.",
+        openapi_extra={"x-roles": roles, "requestBody": {"content": {"application/json": {
+            "example": example}}}},
+    )
+
+
+for _action in TRIGGERS:
+    if _action not in SYSTEM_TRIGGERS:
+        _add_route(_action)

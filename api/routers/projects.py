@@ -1,0 +1,209 @@
+"""Projects: create a draft, read one (from its workflow) or many (from the read model),
+edit the application, attach documents."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from sqlalchemy import func, select
+
+from api.access import load_visible, restrict, sees
+from api.auth import PrincipalDep
+from api.errors import bad_input, forbidden_role, not_found
+from api.routers.decisions import ERRORS, IdempotencyKey, request_id, run_decision
+from api.schemas import (
+    CreateProject,
+    DocumentOut,
+    EditApplication,
+    Page,
+    ProjectDetail,
+    ProjectSummary,
+)
+from api.state import StateDep
+from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
+from domain.eligibility import check_credit_code
+from domain.roles import Role
+from models import Batch, Document, Project, ProjectDocument, Region, Task, Unit
+from services.projects import handle_for, start_project
+from services.registry import register_project
+from workflows.project import ProjectWorkflow
+
+router = APIRouter(tags=["projects 项目"])
+
+MEDIA_TYPES = {
+    "application/pdf", "application/ofd", "image/jpeg", "image/png", "application/zip",
+    "application/msword", "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+DOCUMENT_KINDS = {"feasibility_report", "proof", "cluster_recommendation",
+                  "provincial_company_letter", "archive", "other"}
+# Documents that are part of the application: frozen once the city recommends (R11).
+APPLICATION_KINDS = {"feasibility_report", "proof", "cluster_recommendation",
+                     "provincial_company_letter"}
+
+
+def policy_of(batch: Batch) -> BatchPolicy:
+    return BatchPolicy.model_validate({
+        **batch.calendar, "batch_id": batch.id, "name": batch.name, "year": batch.year,
+        "preset": batch.preset, "close_at": batch.close_at,
+        "publicity_working_days": batch.publicity_working_days,
+    })
+
+
+@router.post("/projects", response_model=ProjectDetail, status_code=201, responses=ERRORS,
+             summary="创建申报草稿 (create a draft)", openapi_extra={"x-roles": ["applicant"]})
+async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
+                         key: IdempotencyKey = None) -> ProjectDetail:
+    if p.role is not Role.APPLICANT:
+        raise forbidden_role(p.role.value, "create a draft")
+    assert p.unit_code is not None
+    project_id = (f"p-{hashlib.sha256(request_id(p, key).encode()).hexdigest()[:16]}" if key
+                  else f"p-{uuid.uuid4().hex[:16]}")
+    with state.db.begin() as s:
+        batch = s.get(Batch, body.batch_id)
+        if batch is None or batch.historical:
+            raise not_found("批次", body.batch_id)
+        if s.get(Task, (batch.id, body.task_code)) is None:
+            raise bad_input(f"本批次没有任务{body.task_code}", f"no task {body.task_code}")
+        county = s.get(Region, body.county_code)
+        if county is None or county.level != "county" or county.parent_code is None:
+            raise bad_input(f"未知的县级行政区划代码：{body.county_code}",
+                            f"unknown county code {body.county_code}")
+        members = {m.credit_code: m.role for m in body.consortium}
+        members.setdefault(p.unit_code, "lead")
+        for code in members:
+            r4 = check_credit_code(code)
+            if r4 is not None:
+                raise bad_input(r4.message_zh, r4.message_en, rule="R4")
+            if s.get(Unit, code) is None:
+                raise bad_input(f"单位{code}尚未登记，请先登记单位信息",
+                                f"unit {code} is not registered; register it first")
+        names = {u.credit_code: u.name for u in s.scalars(
+            select(Unit).where(Unit.credit_code.in_(members)))}
+        project = ProjectInput(
+            project_id=project_id, title=body.title, batch=policy_of(batch),
+            task_code=body.task_code, city_code=county.parent_code,
+            county_code=body.county_code, applicant_unit=p.unit_code,
+            consortium=[ConsortiumMember(credit_code=c, name=names[c], role=r)
+                        for c, r in members.items()],
+        )
+        register_project(s, project, body.application)
+    await start_project(state.client, project, state.task_queue)
+    return await project_detail(project_id, p, state)
+
+
+@router.get("/projects/{project_id}", response_model=ProjectDetail, responses=ERRORS,
+            summary="项目详情 (project detail, from its workflow)",
+            openapi_extra={"x-roles": [r.value for r in Role if r is not Role.SYSTEM]})
+async def project_detail(project_id: str, p: PrincipalDep, state: StateDep) -> ProjectDetail:
+    with state.db() as s:
+        load_visible(s, p, project_id)
+    handle = handle_for(state.client, project_id)
+    view = await handle.query(ProjectWorkflow.view)
+    log = await handle.query(ProjectWorkflow.decision_log)
+    return ProjectDetail(view=view, allowed_for_me=view.allowed.get(p.role.value, []),
+                         decisions=log)
+
+
+@router.get("/projects", response_model=Page[ProjectSummary], responses=ERRORS,
+            summary="项目列表 (list, from the read model)",
+            openapi_extra={"x-roles": [r.value for r in Role if r is not Role.SYSTEM]})
+def list_projects(
+    p: PrincipalDep, state: StateDep,
+    batch_id: str | None = None, task_code: str | None = None, stage: str | None = None,
+    city_code: str | None = None, county_code: str | None = None,
+    waiting_on_me: Annotated[bool, Query(description="projects only you can move now")] = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ProjectSummary]:
+    query = restrict(select(Project), p)
+    for column, value in ((Project.batch_id, batch_id), (Project.task_code, task_code),
+                          (Project.stage, stage), (Project.city_code, city_code),
+                          (Project.county_code, county_code)):
+        if value is not None:
+            query = query.where(column == value)
+    with state.db() as s:
+        if p.role is Role.EXPERT or waiting_on_me:
+            rows = [r for r in s.scalars(query.order_by(Project.id)) if sees(p, r) and (
+                not waiting_on_me or p.role.value in (r.waiting_on or []))]
+            total, items = len(rows), rows[(page - 1) * page_size: page * page_size]
+        else:
+            total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+            items = list(s.scalars(query.order_by(Project.id)
+                                   .offset((page - 1) * page_size).limit(page_size)))
+    return Page(items=[ProjectSummary.model_validate(r, from_attributes=True) for r in items],
+                total=total, page=page, page_size=page_size)
+
+
+@router.put("/projects/{project_id}/application", response_model=ProjectDetail,
+            responses=ERRORS,
+            summary="修改申报材料 (edit the application; frozen after recommendation, R11)",
+            openapi_extra={"x-roles": ["applicant"]})
+async def edit_application(project_id: str, body: EditApplication, p: PrincipalDep,
+                           state: StateDep, key: IdempotencyKey = None) -> ProjectDetail:
+    # The workflow decides whether the application may still change (stage, deadline, R11);
+    # only then is the database row changed.
+    await run_decision(state, p, project_id, "edit_application", body.reason, [],
+                       {}, request_id(p, key))
+    with state.db.begin() as s:
+        row = s.get(Project, project_id)
+        assert row is not None
+        for field, value in body.application.model_dump().items():
+            setattr(row, field, value)
+        if body.title:
+            row.title = body.title
+    return await project_detail(project_id, p, state)
+
+
+@router.post("/projects/{project_id}/documents", response_model=DocumentOut, responses=ERRORS,
+             summary="上传文件 (upload a document: feasibility report, proof, archive…)",
+             openapi_extra={"x-roles": ["applicant"]})
+async def upload_document(
+    project_id: str, p: PrincipalDep, state: StateDep,
+    file: Annotated[UploadFile, File(description="the document")],
+    kind: Annotated[str, Form(description=", ".join(sorted(DOCUMENT_KINDS)))],
+) -> DocumentOut:
+    if p.role is not Role.APPLICANT:
+        raise forbidden_role(p.role.value, "upload documents")
+    if kind not in DOCUMENT_KINDS:
+        raise bad_input(f"未知的文件类别：{kind}", f"unknown document kind {kind}")
+    media_type = (file.content_type or "").split(";")[0].strip()
+    if media_type not in MEDIA_TYPES:
+        raise bad_input(f"不支持的文件类型：{media_type or '未知'}",
+                        f"unsupported media type {media_type or 'unknown'}")
+    with state.db() as s:
+        load_visible(s, p, project_id)
+    if kind in APPLICATION_KINDS:
+        view = await handle_for(state.client, project_id).query(ProjectWorkflow.view)
+        if view.stage.value not in ("draft", "returned"):
+            raise bad_input("申报材料只能在草稿或退回修改阶段上传（推荐后不能更改，R11）",
+                            "application documents can only change in draft or returned "
+                            "(frozen after the city's recommendation, R11)", rule="R11")
+    limit = state.settings.max_document_mb * 1024 * 1024
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise bad_input(f"文件超过{state.settings.max_document_mb}MB上限",
+                        f"the file exceeds {state.settings.max_document_mb} MB")
+    if not data:
+        raise bad_input("文件为空", "the file is empty")
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
+    path = state.settings.storage_dir / key
+    with state.db.begin() as s:
+        new = s.get(Document, digest) is None
+        if new:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.write_bytes(data)
+            s.add(Document(sha256=digest, size=len(data), media_type=media_type,
+                           storage_key=key, uploaded_by=p.user_id,
+                           uploaded_at=datetime.now(UTC)))
+            s.flush()
+        if s.get(ProjectDocument, (project_id, digest, kind)) is None:
+            s.add(ProjectDocument(project_id=project_id, sha256=digest, kind=kind))
+    return DocumentOut(sha256=digest, size=len(data), media_type=media_type, kind=kind, new=new)

@@ -1,0 +1,133 @@
+"""Request and response bodies of the API (the decisions' payloads are domain schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from domain.decisions import DecisionRecord
+from domain.eligibility import ApplicationFacts
+from domain.stages import Stage
+from domain.views import ProjectView
+
+T = TypeVar("T")
+
+
+class DecisionResponse(BaseModel):
+    project_id: str
+    request_id: str
+    seq: int
+    stage_before: Stage
+    stage: Stage
+    stage_label_zh: str
+    note: str = ""
+    allowed_for_me: list[str]
+    allowed: dict[str, list[str]]
+
+
+class ProjectDetail(BaseModel):
+    view: ProjectView
+    allowed_for_me: list[str]
+    decisions: list[DecisionRecord]
+
+
+class ProjectSummary(BaseModel):
+    id: str
+    title: str
+    batch_id: str
+    task_code: str
+    city_code: str
+    county_code: str
+    applicant_code: str
+    stage: str
+    stage_label_zh: str
+    end_rule: str | None
+    city_rank: int | None
+    waiting_on: list[str]
+    next_deadline: datetime | None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+class MemberIn(BaseModel):
+    credit_code: str = Field(min_length=18, max_length=18)
+    role: str = Field(pattern="^(lead|scene|member)$")
+
+
+class CreateProject(BaseModel):
+    batch_id: str = Field(min_length=1, max_length=64)
+    task_code: str = Field(min_length=1, max_length=16)
+    title: str = Field(min_length=2, max_length=200)
+    county_code: str = Field(pattern=r"^37\d{4}$", description="where the scene is implemented")
+    consortium: list[MemberIn] = Field(default=[], max_length=3)
+    application: ApplicationFacts = ApplicationFacts()
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "batch_id": "demo-2026", "task_code": "T1", "title": "汽车零部件5G全连接工厂",
+        "county_code": "370112",
+        "consortium": [{"credit_code": "91370112DEM000002K", "role": "scene"}],
+        "application": {"declared_investment_cny": 3200000, "implementation_region": "370112"},
+    }]}}
+
+
+class EditApplication(BaseModel):
+    title: str | None = Field(default=None, min_length=2, max_length=200)
+    application: ApplicationFacts
+    reason: str = Field(default="", max_length=2000)
+
+
+class DocumentOut(BaseModel):
+    sha256: str
+    size: int
+    media_type: str
+    kind: str
+    new: bool
+
+
+class BulkItem(BaseModel):
+    project_id: str
+    reason: str = Field(default="", max_length=2000)
+    evidence: list[str] = []
+    payload: dict[str, Any] = {}
+
+
+class BulkRequest(BaseModel):
+    items: list[BulkItem] = Field(min_length=1, max_length=500)
+
+
+class BulkResult(BaseModel):
+    project_id: str
+    ok: bool
+    status: int
+    stage: Stage | None = None
+    rule: str | None = None
+    message_zh: str | None = None
+    message_en: str | None = None
+
+
+class RankedItem(BaseModel):
+    project_id: str
+    rank: int = Field(ge=1, le=1000)
+
+
+class RecommendationList(BaseModel):
+    items: list[RankedItem] = Field(min_length=1, max_length=500)
+    reason: str = Field(default="", max_length=2000)
+
+
+class DeadlineIn(BaseModel):
+    new_deadline: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PublicityIn(BaseModel):
+    project_ids: list[str] = Field(min_length=1, max_length=500)
+    working_days: int | None = Field(default=None, ge=1, le=30)
+    reason: str = Field(default="", max_length=2000)
