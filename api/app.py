@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -52,6 +53,20 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
     if state is not None:
         app.state.gongfu = state
     errors.install(app)
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """NUL can reach no database or file: refuse it anywhere in a request (422)."""
+        raw = (request.url.path + "?" + request.url.query).lower()
+        body = b""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = await request.body()
+        if "%00" in raw or "\x00" in raw or b"\\u0000" in body or b"\x00" in body:
+            return JSONResponse(status_code=422, content=errors.ErrorBody(
+                status=422, rule="INPUT", kind="input",
+                message_zh="请求中含有不允许的控制字符（NUL）",
+                message_en="the request contains a NUL character").model_dump())
+        return await call_next(request)
     for r in (projects.router, decisions.router, batches.router, units.router):
         app.include_router(r)
 

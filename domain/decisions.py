@@ -7,12 +7,23 @@ import json
 import re
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from domain.roles import Role
 from domain.stages import Stage
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 class Actor(BaseModel):
@@ -51,6 +62,16 @@ class Decision(BaseModel):
     def update_id(self) -> str:
         """The Temporal update id: the server deduplicates identical retries by it."""
         return f"{self.request_id}/{self.fingerprint()[:16]}"
+
+    @model_validator(mode="after")
+    def _printable(self) -> Decision:
+        """No NUL or other control characters (but line breaks and tabs) in any text:
+        the record goes to databases and exports that cannot hold them."""
+        bad = [s for s in _strings([self.request_id, self.action, self.reason, self.payload])
+               if _CONTROL.search(s)]
+        if bad:
+            raise ValueError("text must not contain control characters (such as NUL)")
+        return self
 
     @field_validator("evidence")
     @classmethod
