@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
@@ -93,6 +94,21 @@ def install(app: FastAPI) -> None:
         rule = {401: "AUTH", 404: "NOT_FOUND", 405: "METHOD"}.get(exc.status_code, "HTTP")
         return _body(exc.status_code, refusal(rule, RefusalKind.INPUT, str(exc.detail),
                                               str(exc.detail)))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the schemas let through but the database cannot hold: the caller's input.
+        structlog.get_logger().warning("api.data_error", error=str(exc.orig)[:200])
+        return _body(422, refusal("INPUT", RefusalKind.INPUT,
+                                  "数据不符合存储要求（过长或格式错误）",
+                                  "a value is too long or malformed for storage"))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        structlog.get_logger().warning("api.integrity_error", error=str(exc.orig)[:200])
+        return _body(409, refusal("CONFLICT", RefusalKind.RULE,
+                                  "数据冲突（可能已存在或正被同时修改）",
+                                  "a conflicting record exists or was written at the same time"))
 
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:

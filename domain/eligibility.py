@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.presets import Preset
 from domain.refusals import Refusal, RefusalKind, refusal
@@ -84,8 +84,9 @@ class Member(BaseModel):
 
 
 class ApplicationFacts(BaseModel):
-    declared_investment_cny: float | None = None
-    implementation_region: str | None = None
+    declared_investment_cny: float | None = Field(default=None, ge=0, le=1e12,
+                                                  allow_inf_nan=False)
+    implementation_region: str | None = Field(default=None, pattern=r"^\d{6}$")
     implementation_start: date | None = None
     implementation_end: date | None = None
     prior_provincial_support: bool = False

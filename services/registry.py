@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from domain.batch import BatchPolicy, ProjectInput, workflow_id_for
@@ -15,9 +15,9 @@ from models import Batch, BatchCounting, CityQuota, ConsortiumMember, Project, T
 
 
 class TaskDef(BaseModel):
-    code: str
-    direction: str  # technology | chain | carrier | cluster
-    title_zh: str
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    direction: str = Field(pattern="^(technology|chain|carrier|cluster)$")
+    title_zh: str = Field(min_length=1, max_length=200)
 
 
 def ensure_batch(

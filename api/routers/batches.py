@@ -49,7 +49,8 @@ class BatchIn(BaseModel):
     tasks: list[TaskDef] = Field(default=[TaskDef(code=c, direction=d, title_zh=t)
                                           for c, d, t in TASKS_2026])
     quotas: dict[str, int] = Field(default={}, description="city code -> quota (R8)")
-    counts: list[str] = Field(default=[], description="earlier batches counting for R2")
+    counts: list[str] = Field(default=[], max_length=20,
+                              description="earlier batches counting for R2")
 
     model_config = {"json_schema_extra": {"examples": [{
         "batch_id": "2026-main", "name": "2026年度工赋百景揭榜挂帅", "year": 2026,
