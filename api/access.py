@@ -5,7 +5,8 @@ the finance department, auditors and operators see all (and the last two decide 
 from __future__ import annotations
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
 from api.errors import not_found
@@ -35,6 +36,17 @@ def sees(p: Principal, project: Project) -> bool:
     if p.role is Role.EXPERT:
         return p.user_id in (project.scores or {})
     return True  # the query already applied `restrict`
+
+
+async def check_visible(db: sessionmaker[Session], p: Principal, project_id: str) -> None:
+    """`load_visible` for async handlers: the database read runs on the thread pool, so
+    it never stalls the event loop that also carries the Temporal calls."""
+
+    def check() -> None:
+        with db() as session:
+            load_visible(session, p, project_id)
+
+    await run_in_threadpool(check)
 
 
 def load_visible(session: Session, p: Principal, project_id: str) -> Project:

@@ -139,3 +139,31 @@ async def test_province_extension_through_the_api(ts: Harness, http: httpx.Async
     assert r.status_code == 200 and r.json()["signalled"] == 1
     await d.advance_to(d.close_at + timedelta(hours=1))
     assert (await d.stage()).value == "draft"  # the old close no longer ends it
+
+
+async def test_a_draft_created_after_a_local_deadline_follows_it(
+    ts: Harness, http: httpx.AsyncClient,
+) -> None:
+    d = await ts.start("2026")
+    bid, county_code = d.project.batch.batch_id, support.COUNTY
+    county = Caller(http, token("county", "county-local", county_code))
+    earlier = d.close_at - timedelta(days=1)
+    r = await county.post(f"/batches/{bid}/local-deadline",
+                          {"new_deadline": earlier.isoformat(), "reason": "县里提前一天截止"})
+    assert r.status_code == 200, r.text
+    unit = support.unit("service_provider", region=county_code)
+    applicant = Caller(http, token("applicant", "late-app", support.CITY, unit.credit_code))
+    r = await applicant.post("/units", {"credit_code": unit.credit_code, "name": unit.name,
+                                        "kind": unit.kind, "region_code": county_code})
+    assert r.status_code == 200, r.text
+    r = await applicant.post("/projects", {"batch_id": bid, "task_code": "T1",
+                                           "title": "晚到的申报", "county_code": county_code})
+    assert r.status_code == 201, r.text
+    pid = r.json()["view"]["project_id"]
+    for _ in range(50):
+        view = (await applicant.get(f"/projects/{pid}")).json()["view"]
+        closes = {x["kind"]: x["at"] for x in view["deadlines"]}
+        if datetime.fromisoformat(closes["applicant_close"]) == earlier:
+            break
+    assert datetime.fromisoformat(closes["applicant_close"]) == earlier
+    assert datetime.fromisoformat(closes["batch_close"]) == d.close_at

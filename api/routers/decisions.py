@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field, create_model
 
-from api.access import load_visible
+from api.access import check_visible
 from api.auth import Principal, PrincipalDep
 from api.errors import ErrorBody, forbidden_role
 from api.schemas import DecisionResponse
@@ -64,8 +64,7 @@ async def run_decision(
 ) -> DecisionResponse:
     if p.role not in decision_roles(action):
         raise forbidden_role(p.role.value, action)
-    with state.db() as session:
-        load_visible(session, p, project_id)
+    await check_visible(state.db, p, project_id)
     decision = Decision(request_id=rid, action=action, actor=p.actor, reason=reason,
                         evidence=evidence, payload=payload)
     outcome = await decide(state.client, project_id, decision)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy import func, select
 
-from api.access import load_visible, restrict, sees
+from api.access import check_visible, restrict, sees
 from api.auth import PrincipalDep
 from api.errors import bad_input, forbidden_role, not_found
 from api.routers.decisions import ERRORS, IdempotencyKey, request_id, run_decision
@@ -25,9 +25,10 @@ from api.schemas import (
 )
 from api.state import StateDep
 from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
+from domain.decisions import Actor, DeadlineChange
 from domain.eligibility import check_credit_code
 from domain.roles import Role
-from models import Batch, Document, Project, ProjectDocument, Region, Task, Unit
+from models import Batch, Document, LocalDeadline, Project, ProjectDocument, Region, Task, Unit
 from services.projects import handle_for, start_project
 from services.registry import register_project
 from workflows.project import ProjectWorkflow
@@ -93,7 +94,16 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
                         for c, r in members.items()],
         )
         register_project(s, project, body.application)
-    await start_project(state.client, project, state.task_queue)
+        local = list(s.scalars(select(LocalDeadline).where(
+            LocalDeadline.batch_id == batch.id,
+            LocalDeadline.region_code.in_([project.city_code, project.county_code]))))
+    handle = await start_project(state.client, project, state.task_queue)
+    for row in local:  # earlier local deadlines set before this project existed
+        await handle.signal(ProjectWorkflow.change_deadline, DeadlineChange(
+            request_id=f"local-deadline:{row.id}:{row.deadline.isoformat()}",
+            actor=Actor(user_id=row.set_by, role=Role.COUNTY if len(row.region_code) == 6
+                        else Role.CITY, region=row.region_code),
+            scope=row.region_code, new_deadline=row.deadline, reason="本地截止时间"))
     return await project_detail(project_id, p, state)
 
 
@@ -101,8 +111,7 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
             summary="项目详情 (project detail, from its workflow)",
             openapi_extra={"x-roles": [r.value for r in Role if r is not Role.SYSTEM]})
 async def project_detail(project_id: str, p: PrincipalDep, state: StateDep) -> ProjectDetail:
-    with state.db() as s:
-        load_visible(s, p, project_id)
+    await check_visible(state.db, p, project_id)
     handle = handle_for(state.client, project_id)
     view = await handle.query(ProjectWorkflow.view)
     log = await handle.query(ProjectWorkflow.decision_log)
@@ -176,8 +185,7 @@ async def upload_document(
     if media_type not in MEDIA_TYPES:
         raise bad_input(f"不支持的文件类型：{media_type or '未知'}",
                         f"unsupported media type {media_type or 'unknown'}")
-    with state.db() as s:
-        load_visible(s, p, project_id)
+    await check_visible(state.db, p, project_id)
     if kind in APPLICATION_KINDS:
         view = await handle_for(state.client, project_id).query(ProjectWorkflow.view)
         if view.stage.value not in ("draft", "returned"):
