@@ -1,7 +1,8 @@
 """The worker: runs ProjectWorkflow and its activities on the project task queue.
 
-Run it alone with `python worker.py` (settings from GONGFU_* environment variables), or
-let `gongfu run` start it beside the dev server.
+Run it alone with `gongfu worker` (settings from GONGFU_* environment variables; the
+database must be migrated: `gongfu migrate`), or let `gongfu run` start it beside the
+dev server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import publicity_period
 from activities.notify import NotificationSink, NotifyActivities
 from activities.programme import ProgrammeActivities
-from runtime.db import make_engine, migrate, sessions
+from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
 from runtime.settings import settings
 from runtime.temporal import connect
@@ -37,29 +38,32 @@ def build_worker(
     *,
     db: sessionmaker[Session],
     sink: NotificationSink | None = None,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
+    activity_threads: int | None = None,
 ) -> Worker:
+    cfg = settings()
     return Worker(
         client,
-        task_queue=task_queue or settings().task_queue,
+        task_queue=task_queue or cfg.task_queue,
         workflows=[ProjectWorkflow],
         activities=[publicity_period, NotifyActivities(sink).notify,
                     *ProgrammeActivities(db).all()],
         # The database activities are synchronous: they run on these threads.
-        activity_executor=ThreadPoolExecutor(max_workers=32),
+        activity_executor=ThreadPoolExecutor(
+            max_workers=activity_threads or cfg.worker_activity_threads),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=max_cached_workflows or cfg.worker_max_cached_workflows,
     )
 
 
 async def main() -> None:
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
-    migrate(cfg.database_url)
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    await build_worker(client, db=sessions(make_engine(cfg.database_url))).run()
+    db = sessions(make_engine(cfg.database_url, cfg.db_pool_size))
+    await build_worker(client, db=db).run()
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
         if state is None:
             c = cfg or settings()
             client = await connect(c.temporal_address, c.temporal_namespace)
-            app.state.gongfu = AppState(client=client, db=sessions(make_engine(c.database_url)),
-                                        settings=c, task_queue=c.task_queue)
+            db = sessions(make_engine(c.database_url, c.db_pool_size))
+            app.state.gongfu = AppState(client=client, db=db, settings=c,
+                                        task_queue=c.task_queue)
         yield
 
     app = FastAPI(title="工赋百景 揭榜挂帅 API", version="0.1.0", description=DESCRIPTION,

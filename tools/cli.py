@@ -81,13 +81,40 @@ async def _run(demo: bool) -> None:
 
 
 @app.command()
+def migrate() -> None:
+    """Upgrade the programme database to the latest migration (GONGFU_DATABASE_URL)."""
+    from runtime.db import migrate as upgrade
+
+    _finish(lambda: upgrade(settings().database_url))
+
+
+@app.command(name="settings")
+def settings_reference(write: bool = typer.Option(False, help="rewrite docs/configuration.md")
+                       ) -> None:
+    """Print (or --write) the configuration reference generated from the settings."""
+    from pathlib import Path
+
+    from runtime.settings import reference
+
+    def go() -> None:
+        if write:
+            path = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+            path.write_text(reference(), encoding="utf-8")
+            typer.echo(f"wrote {path}")
+        else:
+            typer.echo(reference())
+
+    _finish(go)
+
+
+@app.command()
 def token(
     role: str = typer.Option(..., help="applicant, county, city, city_finance, province, "
                              "province_finance, expert, operator, auditor"),
     user: str = typer.Option(..., help="user id"),
     region: str = typer.Option("37", help="GB/T 2260 code the user acts for"),
     unit: str = typer.Option(None, help="an applicant's unit credit code"),
-    hours: int = typer.Option(12, help="validity"),
+    hours: int = typer.Option(None, help="validity (default GONGFU_TOKEN_TTL_HOURS)"),
 ) -> None:
     """Issue a bearer token for the API (demo and tests; production uses its own IdP)."""
     from datetime import timedelta
@@ -96,7 +123,8 @@ def token(
 
     def go() -> None:
         p = Principal(user_id=user, role=role, region=region, unit_code=unit)
-        typer.echo(issue_token(p, settings().token_secret, timedelta(hours=hours)))
+        ttl = timedelta(hours=hours or settings().token_ttl_hours)
+        typer.echo(issue_token(p, settings().token_secret, ttl))
 
     _finish(go)
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
+import models
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CSV = Path(__file__).resolve().parents[2] / "models" / "reference" / "shandong_regions.csv"
+CSV = Path(models.__file__).resolve().parent / "reference" / "shandong_regions.csv"
 
 region = sa.table(
     "region",
