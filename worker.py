@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.calendar import publicity_period
 from activities.notify import NotificationSink, NotifyActivities
@@ -24,12 +23,8 @@ from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
 from runtime.settings import settings
 from runtime.temporal import connect
+from workflows import sandbox
 from workflows.project import ProjectWorkflow
-
-# Imported once by the worker, not re-imported into every workflow run's sandbox: the
-# domain code is deterministic, and `transitions`, `pydantic` and `structlog` are
-# side-effect free libraries. Re-importing them per run costs time and memory.
-PASSTHROUGH = ("domain", "transitions", "structlog", "pydantic")
 
 
 def build_worker(
@@ -51,9 +46,7 @@ def build_worker(
         # The database activities are synchronous: they run on these threads.
         activity_executor=ThreadPoolExecutor(
             max_workers=activity_threads or cfg.worker_activity_threads),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=sandbox.runner(),
         max_cached_workflows=max_cached_workflows or cfg.worker_max_cached_workflows,
     )
 

@@ -46,6 +46,7 @@ class Drive:
     def __init__(self, env: WorkflowEnvironment, project: ProjectInput,
                  handle: WorkflowHandle[ProjectWorkflow, Any]) -> None:
         self.env, self.project, self.handle = env, project, handle
+        self.sent: list[tuple[Decision, DecisionOutcome]] = []  # what drove the project
         self.actors = dict(support.ACTORS)
         self.actors[Role.APPLICANT] = support.ACTORS[Role.APPLICANT].model_copy(
             update={"unit_code": project.applicant_unit})
@@ -84,7 +85,9 @@ class Drive:
         return self.project.batch.close_at
 
     async def send(self, d: Decision) -> DecisionOutcome:
-        return await decide(self.client, self.project.project_id, d)
+        outcome = await decide(self.client, self.project.project_id, d)
+        self.sent.append((d, outcome))
+        return outcome
 
     async def do(self, action: str, role: Role | None = None, **kw: Any) -> DecisionOutcome:
         return await self.send(self.decision(action, role, **kw))

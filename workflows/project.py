@@ -81,7 +81,9 @@ class ProjectWorkflow:
         self._publish()
         projector = asyncio.create_task(self._project_loop())
         timer: asyncio.Task[None] | None = None
-        timer_at: datetime | None = None
+        # The live timer stands for one alarm: its instant and what it will do, so that
+        # its summary (shown in the UI and the audit timeline) is always the truth.
+        timer_for: tuple[datetime, str] | None = None
         while not self._state.ended:
             alarm = self._state.next_alarm()
             if alarm is not None and alarm.at <= workflow.now():
@@ -92,16 +94,17 @@ class ProjectWorkflow:
                         self._info("timer.fired", record)
                         self._after_change()
                 continue
-            if alarm is None or alarm.at != timer_at:
+            wanted = (alarm.at, alarm.trigger) if alarm is not None else None
+            if wanted != timer_for:
                 if timer is not None and not timer.done():
                     timer.cancel()
-                timer, timer_at = None, None
+                timer, timer_for = None, None
                 if alarm is not None:
                     delay = max(alarm.at - workflow.now(), timedelta(0))
                     timer = asyncio.create_task(
                         workflow.sleep(delay, summary=f"{alarm.trigger} @ {alarm.at.isoformat()}")
                     )
-                    timer_at = alarm.at
+                    timer_for = wanted
             self._changed = False
             await workflow.wait_condition(
                 lambda t=timer: self._changed or (t is not None and t.done())  # type: ignore[misc]

@@ -1,0 +1,59 @@
+"""The replay proof: the recorded history is replayed against the current workflow code.
+
+Either it replays (the code, fed the same inputs, makes the same commands), and then the
+stages and end read from the history are the ones the code produces; or the first event
+where it diverges is named, with the reason."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from pydantic import BaseModel
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from audit.history import end, stages
+from workflows import sandbox
+from workflows.project import ProjectWorkflow
+
+CODE_VERSION = "gongfu-baijing 0.1.0"
+
+
+class ReplayProof(BaseModel):
+    workflow_id: str
+    replays: bool
+    events: int
+    stages: list[str]
+    end: dict[str, object] | None
+    diverged_at_event: int | None = None
+    reason: str | None = None
+    code_version: str = CODE_VERSION
+    seconds: float
+
+    def summary(self) -> str:
+        if self.replays:
+            return (f"replays: same stages, same end ({' → '.join(self.stages)}; "
+                    f"{self.events} events)")
+        return f"diverges at event {self.diverged_at_event}: {self.reason}"
+
+
+async def replay_proof(
+    history: WorkflowHistory, workflows: tuple[type, ...] = (ProjectWorkflow,)
+) -> ReplayProof:
+    replayer = Replayer(workflows=list(workflows), data_converter=pydantic_data_converter,
+                        workflow_runner=sandbox.runner())
+    t0 = time.perf_counter()
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    seconds = time.perf_counter() - t0
+    failure = result.replay_failure
+    event_id = None
+    if failure is not None:
+        found = re.search(r"(?:event|Event)\D{0,20}(\d+)", str(failure))
+        event_id = int(found.group(1)) if found else None
+    return ReplayProof(
+        workflow_id=history.workflow_id, replays=failure is None, events=len(history.events),
+        stages=stages(history), end=end(history), diverged_at_event=event_id,
+        reason=str(failure) if failure else None, seconds=seconds,
+    )

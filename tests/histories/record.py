@@ -1,0 +1,149 @@
+"""Record full lifecycle histories from real runs, for the replay test.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs each scenario on the time-skipping dev server with a worker and a PostgreSQL
+database of its own, and writes `<scenario>.json` (the history as Temporal exports it)
+beside this file plus `index.json` (the stages and end each must replay to). Re-record
+only when a change is meant to be incompatible, and then behind `workflow.patched`:
+the old files must keep replaying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+
+from audit.replay import replay_proof
+from domain import search_attributes as sa
+from domain.clock import SHANGHAI
+from domain.roles import Role
+from runtime.db import migrate, sessions
+from runtime.logging import configure_logging
+from runtime.temporal import temporal_cli
+from tests import support
+from tests.driver import Drive, Harness, next_close
+from worker import build_worker
+
+HERE = Path(__file__).resolve().parent
+PG = os.environ.get("GONGFU_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+async def complete(d: Drive) -> None:
+    from tests.test_projection import complete_2026
+
+    await complete_2026(d)
+
+
+async def complete_2024(d: Drive) -> None:
+    from datetime import timedelta
+
+    from domain.clock import add_months
+    from domain.stages import Stage
+
+    view = await d.to_implementation()
+    assert view.implementation_started_at is not None
+    await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
+    await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
+    await d.do("pass_halfyear_acceptance")
+    await d.advance_to(add_months(view.implementation_started_at, 12) + timedelta(minutes=1))
+    await d.wait_stage(Stage.FINAL_ACCEPTANCE)
+    await d.do("pass_acceptance", verified_investment_cny=1_500_000)
+    await d.do("decide_subsidy", amount_cny=600_000)
+    await d.do("record_disbursement")
+
+
+async def returned_then_closed(d: Drive) -> None:
+    from datetime import timedelta
+
+    await d.do("submit")
+    await d.do("county_return", reason="补充材料")
+    await d.do("resubmit")
+    await d.do("county_approve")
+    await d.advance_to(d.close_at + timedelta(minutes=1))
+
+
+async def removed_in_publicity(d: Drive) -> None:
+    await d.to_selected()
+    await d.do("open_publicity")
+    await d.do("raise_objection", reason="举报")
+    await d.do("uphold_objection", reason="异议成立")
+
+
+async def revoked(d: Drive) -> None:
+    await d.to_implementation()
+    await d.do("revoke", reason="弄虚作假")
+
+
+async def not_selected(d: Drive) -> None:
+    await d.to_provincial_review()
+    await d.do("assign_experts", experts=[{"user_id": "expert-1"}])
+    await d.do("score", score=40)
+    await d.do("not_select", reason="评分未达线")
+    await d.do("concur", Role.PROVINCE_FINANCE)
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
+    "complete_2026": ("2026", complete),
+    "complete_2024": ("2024", complete_2024),
+    "returned_then_not_recommended_2026": ("2026", returned_then_closed),
+    "removed_in_publicity_2026": ("2026", removed_in_publicity),
+    "revoked_2026": ("2026", revoked),
+    "not_selected_2026": ("2026", not_selected),
+}
+
+
+async def main() -> None:
+    configure_logging("console", "warning")
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+    name = f"gongfu_record_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(PG).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    engine = create_engine(url)
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False), dev_server_existing_path=temporal_cli(),
+        search_attributes=sa.ALL, data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--dynamic-config-value",
+                               "frontend.WorkflowTimeSkippingEnabled=true"])
+    index = {}
+    try:
+        async with build_worker(env.client, "record", db=sessions(engine)):
+            harness = Harness(env, sessions(engine), "record")
+            for scenario, (preset, drive) in SCENARIOS.items():
+                b = support.batch(preset, next_close(datetime.now(SHANGHAI)),
+                                  batch_id=f"recorded-{scenario}")
+                d = await harness.start(batch=b, project_id=f"recorded-{scenario}")
+                await drive(d)
+                await d.result()
+                history = await d.handle.fetch_history()
+                proof = await replay_proof(history)
+                assert proof.replays, proof.reason
+                (HERE / f"{scenario}.json").write_text(history.to_json())
+                index[scenario] = {"workflow_id": history.workflow_id, "stages": proof.stages,
+                                   "end": proof.end, "events": proof.events}
+                print(f"{scenario}: {proof.events} events, {' → '.join(proof.stages)}")
+    finally:
+        await env.shutdown()
+        engine.dispose()
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    (HERE / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=2,
+                                                default=str))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)
