@@ -17,6 +17,7 @@ from domain.decisions import Actor, DeadlineChange, Decision, DecisionOutcome
 
 class TimelineEntry(BaseModel):
     event_id: int
+    seq: int | None = None  # the decision's number in the project's log
     at: str  # ISO, Asia/Shanghai
     kind: str  # decision | refused | timer | deadline_change
     action: str
@@ -51,7 +52,8 @@ def timeline(history: WorkflowHistory) -> list[TimelineEntry]:
                       "evidence": d.evidence, "payload": d.payload}
             if attrs.outcome.HasField("success"):
                 o = decode(attrs.outcome.success.payloads, [DecisionOutcome])[0]
-                out.append(TimelineEntry(kind="decision", stage_before=o.stage_before.value,
+                out.append(TimelineEntry(kind="decision", seq=o.seq,
+                                         stage_before=o.stage_before.value,
                                          stage_after=o.stage.value, note=o.note, **common))
             else:
                 out.append(TimelineEntry(kind="refused", note=attrs.outcome.failure.message,

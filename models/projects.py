@@ -103,6 +103,10 @@ class DecisionRow(Base):
     stage_after: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(String(500), default="")
     rule: Mapped[str | None] = mapped_column(String(16))
+    # Tamper evidence (migration 0004): sha256 over the previous record's hash and this
+    # record's content, so altering any stored decision breaks the chain after it.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Place(Base):

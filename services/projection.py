@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit.chain import seal
 from domain.messages import Projection
 from domain.stages import Stage
 from models import DecisionRow, Project
@@ -30,14 +31,18 @@ def apply_projection(session: Session, p: Projection) -> int:
     known = set(session.scalars(
         select(DecisionRow.seq).where(DecisionRow.project_id == view.project_id)))
     new = [r for r in p.records if r.seq not in known]
+    rows = []
     for r in new:
-        session.add(DecisionRow(
+        rows.append(DecisionRow(
             project_id=view.project_id, seq=r.seq, request_id=r.request_id, action=r.action,
             actor_user=r.actor.user_id, actor_role=r.actor.role.value,
             actor_region=r.actor.region, at=r.at, reason=r.reason, evidence=r.evidence,
             payload=r.payload, stage_before=r.stage_before.value,
             stage_after=r.stage_after.value, note=r.note, rule=r.rule,
         ))
+    session.add_all(rows)
+    session.flush()
+    seal(session, view.project_id, rows)
     last_seq = max((r.seq for r in p.records), default=project.projected_seq)
     if last_seq >= project.projected_seq:
         for r in new:

@@ -66,3 +66,37 @@ def test_entries_are_serialisable() -> None:
     from audit.timeline import TimelineEntry
 
     assert TimelineEntry(**sample).model_dump(mode="json")["kind"] == "timer"
+
+
+async def test_verify_detects_a_changed_stored_decision(ts: Harness) -> None:
+    from sqlalchemy import select, update
+
+    from audit.chain import GENESIS, link, verify
+    from models import DecisionRow
+
+    d = await ts.start("2026")
+    await complete_2026(d)
+    history = await d.handle.fetch_history()
+    pid = d.project.project_id
+    with ts.db() as s:
+        clean = verify(s, pid, history)
+    assert clean.ok and clean.chain_intact and clean.matches_history
+    assert clean.records == len(await d.handle.query("decision_log"))
+
+    with ts.db.begin() as s:  # someone edits the database behind the system's back
+        s.execute(update(DecisionRow).where(DecisionRow.project_id == pid, DecisionRow.seq == 3)
+                  .values(reason="篡改后的理由"))
+    with ts.db() as s:
+        tampered = verify(s, pid, history)
+    assert not tampered.ok and tampered.first_broken_seq == 3
+    assert any("seq 3 reason" in x for x in tampered.differences)
+
+    with ts.db.begin() as s:  # ...and recomputes every hash to cover the edit
+        prev = GENESIS
+        for row in s.scalars(select(DecisionRow).where(DecisionRow.project_id == pid)
+                             .order_by(DecisionRow.seq)):
+            row.prev_hash, row.hash = prev, link(prev, row)
+            prev = row.hash
+    with ts.db() as s:
+        covered = verify(s, pid, history)
+    assert covered.chain_intact and not covered.matches_history and not covered.ok
