@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api import errors
-from api.routers import batches, decisions, projects, units
+from api.routers import batches, decisions, oversight, projects, units
 from api.state import AppState, StateDep
 from runtime.db import make_engine, sessions
 from runtime.settings import Settings, settings
@@ -68,7 +68,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
                 message_zh="请求中含有不允许的控制字符（NUL）",
                 message_en="the request contains a NUL character").model_dump())
         return await call_next(request)
-    for r in (projects.router, decisions.router, batches.router, units.router):
+    for r in (projects.router, decisions.router, batches.router, units.router, oversight.router):
         app.include_router(r)
 
     @app.get("/health", response_model=Health, tags=["health"],

@@ -34,7 +34,8 @@ class ReplayProof(BaseModel):
 
     def summary(self) -> str:
         if self.replays:
-            return (f"replays: same stages, same end ({' → '.join(self.stages)}; "
+            ending = "same end" if self.end is not None else "still open, no end yet"
+            return (f"replays: same stages, {ending} ({' → '.join(self.stages)}; "
                     f"{self.events} events)")
         return f"diverges at event {self.diverged_at_event}: {self.reason}"
 

@@ -2,6 +2,7 @@
 model, documents and decision records. The schema is created only by the migrations in
 `migrations/`; `tests/test_migrations.py` checks that the two agree."""
 
+from models.archive import HistoryArchive
 from models.base import Base
 from models.programme import Batch, BatchCounting, CityQuota, LocalDeadline, Task
 from models.projects import (
@@ -18,6 +19,7 @@ from models.units import Unit, UnitGroup
 
 __all__ = [
     "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
-    "Document", "LocalDeadline", "Place", "Project", "ProjectDocument", "Recommendation",
+    "Document", "HistoryArchive", "LocalDeadline", "Place", "Project", "ProjectDocument",
+    "Recommendation",
     "Region", "Task", "Unit", "UnitGroup",
 ]

@@ -129,6 +129,14 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
             {"url": url, "params": {"city_code": support.CITY}}, True, False),
         ("GET", "/batches/{batch_id}/publicity-list.xlsx"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/results.csv"): ({"url": url}, False, False),
+        ("GET", "/audit/projects/{project_id}/timeline"): ({"url": url}, False, False),
+        ("GET", "/audit/projects/{project_id}/replay"): ({"url": url}, False, False),
+        ("GET", "/audit/projects/{project_id}/verify"): ({"url": url}, False, False),
+        ("GET", "/audit/projects/{project_id}/audit-file"): ({"url": url}, False, False),
+        ("GET", "/operator/stages"): ({"url": url, "params": {"batch_id": bid}}, False, False),
+        ("GET", "/operator/deadlines"): ({"url": url}, False, False),
+        ("GET", "/operator/projects/{project_id}/history"): ({"url": url}, False, False),
+        ("POST", "/operator/archive"): ({"url": url}, False, False),
     }
     assert (method, path) in fixed, f"teach the matrix how to call {method} {path}"
     return fixed[method, path]

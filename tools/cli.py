@@ -30,6 +30,8 @@ def _finish(body: Callable[[], object]) -> None:
         body()
     except KeyboardInterrupt:
         typer.echo("stopped")
+    except SystemExit as exc:
+        _exit(int(exc.code or 0))
     except Exception as exc:  # the CLI's last line of defence: say what failed, exit 1
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         _exit(1)
@@ -198,6 +200,10 @@ def diagram(write: bool = typer.Option(False, help="rewrite docs/lifecycle.md"))
 
 
 def main() -> None:
+    from tools.oversight_cli import audit, ops
+
+    app.add_typer(ops, name="ops")
+    app.add_typer(audit, name="audit")
     app()
 
 

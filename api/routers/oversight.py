@@ -1,0 +1,144 @@
+"""Auditors and operators. Auditors (and the province) read a project's lifecycle from its
+workflow history, live or archived: timeline, replay proof, verification of the stored
+record, and all of it as one audit file. Operators see the running system: stage counts,
+deadlines near and missed, raw histories; and trigger the archive sweep."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowHistory
+
+from api.auth import Principal, PrincipalDep
+from api.errors import forbidden_role, not_found
+from api.routers.decisions import ERRORS
+from api.state import AppState, StateDep
+from audit.archive import SweepReport, load_history, sweep
+from audit.chain import Verification, verify
+from audit.replay import ReplayProof, replay_proof
+from audit.timeline import TimelineEntry, timeline
+from domain.roles import Role
+from models import Project
+from services.operator import DeadlineRow, StageCount, deadlines, stage_counts
+
+router = APIRouter(tags=["audit and operations 审计与运维"])
+AUDIT = (Role.AUDITOR, Role.PROVINCE)
+AUDIT_ROLES = {"x-roles": [r.value for r in AUDIT]}
+OPERATOR_ROLES = {"x-roles": ["operator"]}
+
+
+def _require(p: Principal, *roles: Role) -> None:
+    if p.role not in roles:
+        raise forbidden_role(p.role.value, "audit or operations")
+
+
+async def _history(state: AppState, project_id: str) -> WorkflowHistory:
+    def known() -> bool:
+        with state.db() as s:
+            return s.get(Project, project_id) is not None
+
+    if not await run_in_threadpool(known):
+        raise not_found("项目", project_id)
+    found = await load_history(state.client, state.db, project_id)
+    if found is None:
+        raise not_found("流程历史", project_id)
+    return found[0]
+
+
+@router.get("/audit/projects/{project_id}/timeline", response_model=list[TimelineEntry],
+            responses=ERRORS, summary="生命周期时间线 (timeline from the workflow history)",
+            openapi_extra=AUDIT_ROLES)
+async def audit_timeline(project_id: str, p: PrincipalDep, state: StateDep) -> list[TimelineEntry]:
+    _require(p, *AUDIT)
+    return timeline(await _history(state, project_id))
+
+
+@router.get("/audit/projects/{project_id}/replay", response_model=ReplayProof,
+            responses=ERRORS, summary="重放证明 (replay the history against the code)",
+            openapi_extra=AUDIT_ROLES)
+async def audit_replay(project_id: str, p: PrincipalDep, state: StateDep) -> ReplayProof:
+    _require(p, *AUDIT)
+    return await replay_proof(await _history(state, project_id))
+
+
+@router.get("/audit/projects/{project_id}/verify", response_model=Verification,
+            responses=ERRORS, summary="核验决定记录 (hash chain and history agree)",
+            openapi_extra=AUDIT_ROLES)
+async def audit_verify(project_id: str, p: PrincipalDep, state: StateDep) -> Verification:
+    _require(p, *AUDIT)
+    history = await _history(state, project_id)
+
+    def check() -> Verification:
+        with state.db() as s:
+            return verify(s, project_id, history)
+
+    return await run_in_threadpool(check)
+
+
+@router.get("/audit/projects/{project_id}/audit-file", response_class=Response,
+            responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+            summary="审计档案下载 (timeline, history, replay proof, verification in one zip)",
+            openapi_extra=AUDIT_ROLES)
+async def audit_file(project_id: str, p: PrincipalDep, state: StateDep) -> Response:
+    _require(p, *AUDIT)
+    history = await _history(state, project_id)
+    proof = await replay_proof(history)
+
+    def check() -> Verification:
+        with state.db() as s:
+            return verify(s, project_id, history)
+
+    verification = await run_in_threadpool(check)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("history.json", history.to_json())
+        z.writestr("timeline.json", json.dumps(
+            [e.model_dump(mode="json") for e in timeline(history)], ensure_ascii=False, indent=2))
+        z.writestr("replay-proof.json", proof.model_dump_json(indent=2))
+        z.writestr("verification.json", verification.model_dump_json(indent=2))
+    return Response(buf.getvalue(), media_type="application/zip", headers={
+        "Content-Disposition": f"attachment; filename=audit-{project_id}.zip"})
+
+
+@router.get("/operator/stages", response_model=list[StageCount], responses=ERRORS,
+            summary="各阶段项目数 (projects by batch × city × stage, from Temporal)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_stages(p: PrincipalDep, state: StateDep,
+                          batch_id: str | None = None) -> list[StageCount]:
+    _require(p, Role.OPERATOR)
+    return await stage_counts(state.client, batch_id)
+
+
+@router.get("/operator/deadlines", response_model=list[DeadlineRow], responses=ERRORS,
+            summary="临近与已过的截止时间 (deadlines near and missed)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_deadlines(p: PrincipalDep, state: StateDep,
+                             hours: Annotated[int, Query(ge=1, le=24 * 365)] = 72,
+                             batch_id: str | None = None) -> list[DeadlineRow]:
+    _require(p, Role.OPERATOR)
+    return await deadlines(state.client, timedelta(hours=hours), batch_id)
+
+
+@router.get("/operator/projects/{project_id}/history", response_class=Response,
+            responses={**ERRORS, 200: {"content": {"application/json": {}}}},
+            summary="原始流程历史 (the raw workflow history, as Temporal exports it)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_history(project_id: str, p: PrincipalDep, state: StateDep) -> Response:
+    _require(p, Role.OPERATOR)
+    history = await _history(state, project_id)
+    return Response(history.to_json(), media_type="application/json")
+
+
+@router.post("/operator/archive", response_model=SweepReport, responses=ERRORS,
+             summary="归档流程历史 (archive closed histories, snapshot long-open ones)",
+             openapi_extra=OPERATOR_ROLES)
+async def operator_archive(p: PrincipalDep, state: StateDep) -> SweepReport:
+    _require(p, Role.OPERATOR)
+    return await sweep(state.client, state.db)
