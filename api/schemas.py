@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from domain.decisions import DecisionRecord
+from domain.decisions import DecisionOutcome, DecisionRecord
 from domain.eligibility import ApplicationFacts
 from domain.stages import Stage
 from domain.views import ProjectView
@@ -15,16 +15,11 @@ from domain.views import ProjectView
 T = TypeVar("T")
 
 
-class DecisionResponse(BaseModel):
+class DecisionResponse(DecisionOutcome):
+    """The workflow's answer, with the project and the caller's own next actions."""
+
     project_id: str
-    request_id: str
-    seq: int
-    stage_before: Stage
-    stage: Stage
-    stage_label_zh: str
-    note: str = ""
     allowed_for_me: list[str]
-    allowed: dict[str, list[str]]
 
 
 class ProjectDetail(BaseModel):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,7 +37,7 @@ from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
 from domain.catalogue import TASKS_2026
 from domain.decisions import Actor, Decision
 from domain.eligibility import UnitFacts, with_check_char
-from runtime.db import migrate, sessions
+from runtime.db import scratch_database, sessions
 from runtime.logging import configure_logging
 from runtime.settings import Settings
 from runtime.temporal import SQLITE_PRAGMAS, temporal_cli
@@ -46,7 +46,6 @@ from services.registry import TaskDef, ensure_batch, ensure_unit, register_proje
 from worker import build_worker
 
 OUT = Path(__file__).resolve().parent / "results"
-PG = os.environ.get("GONGFU_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 COUNTY, CITY = "370102", "3701"
 
 
@@ -114,12 +113,12 @@ def free_port() -> int:
 
 
 async def main(projects: int, clients: int, reps: int) -> dict[str, object]:
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    name = f"gongfu_bench_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(PG).set(database=name).render_as_string(hide_password=False)
-    migrate(url)
+    with scratch_database("gongfu_bench") as url:
+        return await measure(url, projects, clients, reps)
+
+
+async def measure(url: str, projects: int, clients: int, reps: int) -> dict[str, object]:
+    name = url.rsplit("/", 1)[-1]
     engine = create_engine(url, pool_size=40)
     db = sessions(engine)
     env = await WorkflowEnvironment.start_local(
@@ -181,8 +180,6 @@ async def main(projects: int, clients: int, reps: int) -> dict[str, object]:
         await serving
         await env.shutdown()
         engine.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         Path(f"/tmp/{name}.db").unlink(missing_ok=True)
     summary = {k: {"min": min(r[k] for r in rows), "median": statistics.median(r[k] for r in rows)}
                for k in rows[0] if k != "rep"}

@@ -3,11 +3,15 @@ SQLite for the zero-setup demo."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -62,3 +66,26 @@ def migrate(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+ADMIN_URL_ENV = "GONGFU_TEST_PG"
+DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def scratch_database(prefix: str, admin_url: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own, migrated to head, dropped afterwards: for the
+    tests, the benchmarks and the history recorder (each run stands alone)."""
+    admin_url = admin_url or os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -27,7 +26,7 @@ from activities.notify import MemorySink
 from api.app import create_app
 from api.state import AppState
 from domain import search_attributes as sa
-from runtime.db import migrate, sessions
+from runtime.db import ADMIN_URL_ENV, DEFAULT_ADMIN_URL, scratch_database, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli, temporal_test_server
 from tests.api_support import SETTINGS
@@ -40,22 +39,14 @@ TIME_SKIPPING = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled
 
 configure_logging("console", "warning")
 
-PG_ADMIN_URL = os.environ.get("GONGFU_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL)
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A database of its own for this test run, migrated to head, dropped at the end."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"gongfu_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database("gongfu_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

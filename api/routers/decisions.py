@@ -68,12 +68,8 @@ async def run_decision(
     decision = Decision(request_id=rid, action=action, actor=p.actor, reason=reason,
                         evidence=evidence, payload=payload)
     outcome = await decide(state.client, project_id, decision)
-    return DecisionResponse(
-        project_id=project_id, request_id=rid, seq=outcome.seq,
-        stage_before=outcome.stage_before, stage=outcome.stage,
-        stage_label_zh=outcome.stage_label_zh, note=outcome.note,
-        allowed_for_me=outcome.allowed.get(p.role.value, []), allowed=outcome.allowed,
-    )
+    return DecisionResponse(**outcome.model_dump(), project_id=project_id,
+                            allowed_for_me=outcome.allowed.get(p.role.value, []))
 
 
 def _camel(action: str) -> str:

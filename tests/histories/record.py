@@ -15,12 +15,11 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
@@ -28,7 +27,7 @@ from audit.replay import replay_proof
 from domain import search_attributes as sa
 from domain.clock import SHANGHAI
 from domain.roles import Role
-from runtime.db import migrate, sessions
+from runtime.db import scratch_database, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli
 from tests import support
@@ -36,7 +35,6 @@ from tests.driver import Drive, Harness, next_close
 from worker import build_worker
 
 HERE = Path(__file__).resolve().parent
-PG = os.environ.get("GONGFU_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
 async def complete(d: Drive) -> None:
@@ -105,12 +103,11 @@ SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
 
 async def main() -> None:
     configure_logging("console", "warning")
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    name = f"gongfu_record_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(PG).set(database=name).render_as_string(hide_password=False)
-    migrate(url)
+    with scratch_database("gongfu_record") as url:
+        await record(url)
+
+
+async def record(url: str) -> None:
     engine = create_engine(url)
     env = await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False), dev_server_existing_path=temporal_cli(),
@@ -137,8 +134,6 @@ async def main() -> None:
     finally:
         await env.shutdown()
         engine.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     (HERE / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=2,
                                                 default=str))
 
