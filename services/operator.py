@@ -8,9 +8,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain import search_attributes as sa
+from models import Project
 
 
 class StageCount(BaseModel):
@@ -65,3 +70,90 @@ async def deadlines(client: Client, within: timedelta, batch_id: str | None = No
                                waiting_on=list(attrs.get(sa.WAITING_ON) or []),
                                next_deadline=due, missed=due < now))
     return sorted(out, key=lambda r: r.next_deadline)
+
+
+class Stuck(BaseModel):
+    workflow_id: str
+    kind: str  # workflow_task (a bug or non-determinism) | activity (retrying long)
+    attempt: int
+    what: str
+    error: str
+
+
+async def stuck(client: Client, min_activity_attempts: int = 3) -> list[Stuck]:
+    """Open projects whose workflow task keeps failing, or whose activities keep retrying."""
+    out: list[Stuck] = []
+    async for wf in client.list_workflows(_query(None, "ExecutionStatus = 'Running'")):
+        handle = client.get_workflow_handle(wf.id)
+        raw = (await handle.describe()).raw_description
+        if raw.pending_workflow_task.attempt >= 2:
+            error = ""
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    error = event.workflow_task_failed_event_attributes.failure.message
+            out.append(Stuck(workflow_id=wf.id, kind="workflow_task",
+                             attempt=raw.pending_workflow_task.attempt, what="workflow task",
+                             error=error))
+        for act in raw.pending_activities:
+            if act.attempt >= min_activity_attempts:
+                out.append(Stuck(workflow_id=wf.id, kind="activity", attempt=act.attempt,
+                                 what=act.activity_type.name,
+                                 error=act.last_failure.message))
+    return out
+
+
+class ReadModelDifference(BaseModel):
+    project_id: str
+    workflow_stage: str | None
+    read_model_stage: str
+
+
+async def compare_read_model(client: Client, db: sessionmaker[Session],
+                             batch_id: str | None = None,
+                             sample: int | None = None) -> list[ReadModelDifference]:
+    """The read model's stage of each project (or of the first `sample`) against the
+    stage its workflow publishes. A lagging projection shows here until it catches up."""
+    with db() as s:
+        query = select(Project.id, Project.stage).order_by(Project.id)
+        if batch_id:
+            query = query.where(Project.batch_id == batch_id)
+        if sample:
+            query = query.limit(sample)
+        rows = list(s.execute(query))
+    out = []
+    for project_id, stage in rows:
+        try:
+            desc = await client.get_workflow_handle(f"project-{project_id}").describe()
+            actual = desc.typed_search_attributes.get(sa.STAGE)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            actual = None  # gone from Temporal: archived projects are checked by `verify`
+        if actual is not None and actual != stage:
+            out.append(ReadModelDifference(project_id=project_id, workflow_stage=actual,
+                                           read_model_stage=stage))
+    return out
+
+
+class ArchiveOverdue(BaseModel):
+    workflow_id: str
+    project_id: str
+    overdue_periods: list[int]
+    archives_filed: int
+
+
+async def archives_overdue(client: Client, batch_id: str | None = None) -> list[ArchiveOverdue]:
+    """Projects in implementation with overdue process archives (R15), asked of each
+    workflow (the overdue flags are workflow state, not search attributes)."""
+    from workflows.project import ProjectWorkflow
+
+    out = []
+    query = _query(batch_id, f"ExecutionStatus = 'Running' AND {sa.STAGE.name} = "
+                             "'implementation'")
+    async for wf in client.list_workflows(query):
+        view = await client.get_workflow_handle(wf.id).query(ProjectWorkflow.view)
+        if view.archives_overdue:
+            out.append(ArchiveOverdue(workflow_id=wf.id, project_id=view.project_id,
+                                      overdue_periods=view.archives_overdue,
+                                      archives_filed=len(view.archives)))
+    return out

@@ -26,3 +26,35 @@ class ProjectWorkflowThatForgetsItsSearchAttributes(ProjectWorkflow):
 
     def _publish(self) -> None:
         pass
+
+    def _after_change_notify_end(self) -> None:
+        pass  # the comparison above is about search attributes only
+
+
+@workflow.defn(name="ProjectWorkflow")
+class ProjectWorkflowWithUnpatchedEndNotice(ProjectWorkflow):
+    """The end notification added the wrong way (without `workflow.patched`): histories
+    recorded before the change no longer replay. For the README's example test only."""
+
+    @workflow.init
+    def __init__(self, project: ProjectInput) -> None:
+        super().__init__(project)
+
+    @workflow.run
+    async def run(self, project: ProjectInput) -> EndInfo:
+        end = await super().run(project)
+        await self._notify_unpatched()
+        return end
+
+    async def _notify_unpatched(self) -> None:
+        self._after_change_notify_end()
+        await self._notifications[-1]
+
+
+@workflow.defn(name="ProjectWorkflow")
+class BrokenProjectWorkflow:
+    """A bug that makes every workflow task fail: what `stuck` must find."""
+
+    @workflow.run
+    async def run(self, project: ProjectInput) -> EndInfo:
+        raise RuntimeError("a bug in this deployment")

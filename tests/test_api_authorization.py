@@ -137,6 +137,11 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
         ("GET", "/operator/deadlines"): ({"url": url}, False, False),
         ("GET", "/operator/projects/{project_id}/history"): ({"url": url}, False, False),
         ("POST", "/operator/archive"): ({"url": url}, False, False),
+        ("GET", "/operator/stuck"): ({"url": url}, False, False),
+        ("GET", "/operator/archives-overdue"): ({"url": url, "params": {"batch_id": bid}},
+                                                False, False),
+        ("GET", "/operator/read-model"): ({"url": url, "params": {"batch_id": bid}}, False,
+                                          False),
     }
     assert (method, path) in fixed, f"teach the matrix how to call {method} {path}"
     return fixed[method, path]

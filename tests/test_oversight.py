@@ -99,3 +99,81 @@ async def test_operator_stage_counts_agree_with_the_workflows_after_a_batch_run(
     waiting = {x["workflow_id"]: x["waiting_on"] for x in rows}
     assert waiting.get(drives[0].handle.id) == ["county"]
     assert Role.OPERATOR.value not in str(waiting)
+
+
+async def test_stuck_work_is_reported_with_its_error(ts: Harness) -> None:
+    from temporalio.worker import Worker
+
+    from services.operator import stuck
+    from services.projects import start_project
+    from tests.changed_workflow import BrokenProjectWorkflow
+    from workflows import sandbox
+
+    b = support.batch("2026", next_close(datetime.now(SHANGHAI)))
+    project = support.project(b)
+    async with Worker(ts.env.client, task_queue="broken-deploy",
+                      workflows=[BrokenProjectWorkflow], workflow_runner=sandbox.runner()):
+        handle = await start_project(ts.env.client, project, "broken-deploy")
+        found = []
+        for _ in range(100):
+            found = [s for s in await stuck(ts.env.client) if s.workflow_id == handle.id]
+            if found:
+                break
+            await asyncio.sleep(0.2)
+    await handle.terminate("test over")
+    assert found and found[0].kind == "workflow_task" and found[0].attempt >= 2
+    assert "a bug in this deployment" in found[0].error
+
+
+async def test_read_model_check_reports_differences(ts: Harness) -> None:
+    from sqlalchemy import update
+
+    from models import Project
+    from services.operator import compare_read_model
+
+    b = support.batch("2026", next_close(datetime.now(SHANGHAI)))
+    drives = [await ts.start(batch=b) for _ in range(3)]
+    await drives[0].do("submit")
+    await drives[1].do("submit")
+    await drives[1].do("county_approve")
+    diffs = []
+    for _ in range(100):  # projections run right after each decision
+        diffs = await compare_read_model(ts.env.client, ts.db, b.batch_id)
+        if not diffs:
+            break
+        await asyncio.sleep(0.1)
+    assert diffs == []
+    with ts.db.begin() as s:
+        s.execute(update(Project).where(Project.id == drives[2].project.project_id)
+                  .values(stage="completed"))
+    diffs = await compare_read_model(ts.env.client, ts.db, b.batch_id)
+    assert [(d.project_id, d.workflow_stage, d.read_model_stage) for d in diffs] == [
+        (drives[2].project.project_id, "draft", "completed")]
+
+
+async def test_overdue_process_archives_are_listed(ts: Harness, http: httpx.AsyncClient) -> None:
+    from datetime import timedelta
+
+    from services.operator import archives_overdue
+
+    b = support.batch("2026", next_close(datetime.now(SHANGHAI)))
+    other = support.batch("2026", b.close_at)  # one rank-1 recommendation per city (R8)
+    late, punctual = await ts.start(batch=b), await ts.start(batch=other)
+    for d in (late, punctual):
+        await d.to_implementation()
+    await punctual.do("submit_archive", title="第一期", evidence=["c" * 64])
+    for d in (late, punctual):
+        start = (await d.view()).implementation_started_at
+        assert start is not None
+        await d.advance_to(start + timedelta(days=91))
+    rows = []
+    for _ in range(50):
+        rows = await archives_overdue(ts.env.client, b.batch_id)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [(r.workflow_id, r.overdue_periods) for r in rows] == [(late.handle.id, [1])]
+    assert await archives_overdue(ts.env.client, other.batch_id) == []
+    r = await Caller(http, token("operator", "op-arch")).get(
+        "/operator/archives-overdue", params={"batch_id": b.batch_id})
+    assert [x["workflow_id"] for x in r.json()] == [late.handle.id]

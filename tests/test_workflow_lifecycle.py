@@ -65,7 +65,7 @@ async def test_2026_lifecycle_to_subsidy_disbursed(ts: Harness,
     for record in log:
         assert record["actor"]["user_id"] and record["at"]
     mine = [n for n in sink.sent if n.project_id == d.project.project_id]
-    assert {n.kind for n in mine} == {"archive_reminder", "archive_overdue"}
+    assert {n.kind for n in mine} == {"archive_reminder", "archive_overdue", "project_ended"}
     assert sum(n.kind == "archive_overdue" for n in mine) == 3
     events = await event_types(d)
     print(f"history: {len(events)} events, {len(log)} decision records")

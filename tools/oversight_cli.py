@@ -65,6 +65,54 @@ def ops_deadlines(hours: int = typer.Option(72, help="look this far ahead"),
     run(go())
 
 
+@ops.command("archives-overdue")
+def ops_archives_overdue(batch: str = typer.Option(None, help="a batch id")) -> None:
+    """Projects in implementation whose process archives are overdue (R15)."""
+    async def go() -> None:
+        from services.operator import archives_overdue
+
+        client, _ = await _client_and_db()
+        table = Table("workflow", "overdue periods", "archives filed")
+        for r in await archives_overdue(client, batch):
+            table.add_row(r.workflow_id, ", ".join(map(str, r.overdue_periods)),
+                          str(r.archives_filed))
+        console.print(table)
+
+    run(go())
+
+
+@ops.command("stuck")
+def ops_stuck() -> None:
+    """Open projects whose workflow task keeps failing or whose activities keep retrying."""
+    async def go() -> None:
+        from services.operator import stuck
+
+        client, _ = await _client_and_db()
+        table = Table("workflow", "kind", "attempt", "what", "error")
+        for r in await stuck(client):
+            table.add_row(r.workflow_id, r.kind, str(r.attempt), r.what, r.error[:120])
+        console.print(table)
+
+    run(go())
+
+
+@ops.command("read-model")
+def ops_read_model(batch: str = typer.Option(None, help="a batch id"),
+                   sample: int = typer.Option(None, help="check only this many projects")) -> None:
+    """Compare the read model's stages with the workflows'; print the differences."""
+    async def go() -> None:
+        from services.operator import compare_read_model
+
+        client, db = await _client_and_db()
+        diffs = await compare_read_model(client, db, batch, sample)
+        for d in diffs:
+            console.print(f"{d.project_id}: workflow {d.workflow_stage}, "
+                          f"read model {d.read_model_stage}")
+        console.print(f"{len(diffs)} difference(s)")
+
+    run(go())
+
+
 @ops.command("history")
 def ops_history(project: str) -> None:
     """A project's raw workflow history (JSON), from Temporal or the archive."""

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.views import EndInfo, Notification, ProjectView
 
 REFUSED = "Refused"
+NOTIFY_END_PATCH = "notify-applicant-of-end"
 _NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
 # A check the decider waits for: give up after a few tries so the caller hears of it.
 _CHECK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
@@ -111,6 +112,10 @@ class ProjectWorkflow:
             )
         if timer is not None and not timer.done():
             timer.cancel()
+        # Added after projects were already running: histories recorded before it have no
+        # marker and take the old path (no notification), so they still replay.
+        if workflow.patched(NOTIFY_END_PATCH):
+            self._after_change_notify_end()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._notifications:
             await asyncio.gather(*self._notifications)
@@ -243,6 +248,18 @@ class ProjectWorkflow:
         self._publish()
         for note in self._state.drain_outbox():
             self._notifications.append(asyncio.create_task(self._notify(note)))
+
+    def _after_change_notify_end(self) -> None:
+        """Tell the applicant how the project ended, and by which rule or decision."""
+        end = self._state.end
+        assert end is not None
+        project = self._state.project
+        note = Notification(
+            project_id=project.project_id, to_role=Role.APPLICANT, to_unit=project.applicant_unit,
+            kind="project_ended",
+            message_zh=f"项目“{project.title}”已结束：{end.label_zh}（{end.rule}）",
+            message_en=f"project {project.project_id} ended: {end.stage.value} ({end.rule})")
+        self._notifications.append(asyncio.create_task(self._notify(note)))
 
     async def _notify(self, note: Notification) -> None:
         try:

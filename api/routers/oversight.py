@@ -26,7 +26,18 @@ from audit.replay import ReplayProof, replay_proof
 from audit.timeline import TimelineEntry, timeline
 from domain.roles import Role
 from models import Project
-from services.operator import DeadlineRow, StageCount, deadlines, stage_counts
+from services.operator import (
+    ArchiveOverdue,
+    DeadlineRow,
+    ReadModelDifference,
+    StageCount,
+    Stuck,
+    archives_overdue,
+    compare_read_model,
+    deadlines,
+    stage_counts,
+    stuck,
+)
 
 router = APIRouter(tags=["audit and operations 审计与运维"])
 AUDIT = (Role.AUDITOR, Role.PROVINCE)
@@ -134,6 +145,33 @@ async def operator_history(project_id: str, p: PrincipalDep, state: StateDep) ->
     _require(p, Role.OPERATOR)
     history = await _history(state, project_id)
     return Response(history.to_json(), media_type="application/json")
+
+
+@router.get("/operator/archives-overdue", response_model=list[ArchiveOverdue],
+            responses=ERRORS, summary="过程档案逾期 (projects with overdue process archives)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_archives_overdue(p: PrincipalDep, state: StateDep,
+                                    batch_id: str | None = None) -> list[ArchiveOverdue]:
+    _require(p, Role.OPERATOR)
+    return await archives_overdue(state.client, batch_id)
+
+
+@router.get("/operator/stuck", response_model=list[Stuck], responses=ERRORS,
+            summary="卡住的流程 (failing workflow tasks, activities retrying long)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_stuck(p: PrincipalDep, state: StateDep) -> list[Stuck]:
+    _require(p, Role.OPERATOR)
+    return await stuck(state.client)
+
+
+@router.get("/operator/read-model", response_model=list[ReadModelDifference], responses=ERRORS,
+            summary="读模型核对 (read model against the workflows: differences)",
+            openapi_extra=OPERATOR_ROLES)
+async def operator_read_model(p: PrincipalDep, state: StateDep, batch_id: str | None = None,
+                              sample: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+                              ) -> list[ReadModelDifference]:
+    _require(p, Role.OPERATOR)
+    return await compare_read_model(state.client, state.db, batch_id, sample)
 
 
 @router.post("/operator/archive", response_model=SweepReport, responses=ERRORS,
