@@ -1,0 +1,97 @@
+"""Durability with a real process killed: the worker runs as its own process (`gongfu
+worker`), is SIGKILLed in the middle of a run of projects, and started again. Every
+project must reach its expected end with each decision applied exactly once, and the read
+model must equal the workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from domain.clock import SHANGHAI
+from domain.decisions import Decision, DecisionOutcome
+from domain.stages import Stage
+from models import Project
+from services.projects import decide
+from tests import support
+from tests.driver import Drive, Harness, next_close
+from workflows.project import ProjectWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "fault-projects"
+PROJECTS = 60
+STEPS = ("submit", "county_approve", "city_return", "resubmit", "county_approve", "city_reject")
+
+
+def start_worker(ts: Harness, pg_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": ts.env.client.service_client.config.target_host,
+           "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": QUEUE,
+           "GONGFU_LOG_LEVEL": "warning"}
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def send_until_answered(d: Drive, decision: Decision) -> DecisionOutcome:
+    """A client that retries the same request (same update id) until it is answered."""
+    for _ in range(120):
+        try:
+            return await asyncio.wait_for(
+                decide(d.client, d.project.project_id, decision), timeout=15)
+        except (TimeoutError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"{decision.action} on {d.project.project_id} never answered")
+
+
+async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
+    ts: Harness, pg_url: str,
+) -> None:
+    b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
+    drives = [await Drive.start(ts.env, b, QUEUE, ts.db) for _ in range(PROJECTS)]
+    worker = start_worker(ts, pg_url)
+    done = Counter()
+
+    async def lifecycle(d: Drive) -> None:
+        for step in STEPS:
+            decision = d.decision(step, reason=f"故障测试：{step}",
+                                  request_id=f"{d.project.project_id}-{step}-{done[d] + 1}")
+            await send_until_answered(d, decision)
+            done[d] += 1
+
+    try:
+        runs = asyncio.gather(*(lifecycle(d) for d in drives))
+        while sum(done.values()) < PROJECTS * len(STEPS) // 3:
+            await asyncio.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)  # mid-run: no goodbye, no flush
+        worker.wait(timeout=10)
+        killed_at = sum(done.values())
+        await asyncio.sleep(1)
+        worker = start_worker(ts, pg_url)
+        await asyncio.wait_for(runs, timeout=240)
+        ends = await asyncio.gather(*(d.result() for d in drives))
+        assert 0 < killed_at < PROJECTS * len(STEPS)
+        assert {(e.stage, e.rule) for e in ends} == {(Stage.NOT_RECOMMENDED, "DECISION")}
+        expected = ["submit", "admit", "county_approve", "city_return", "resubmit", "admit",
+                    "county_approve", "city_reject"]
+        for d in drives:  # queries need a live worker: the restarted one answers them
+            log = await d.handle.query(ProjectWorkflow.decision_log)
+            assert [r.action for r in log] == expected, d.project.project_id
+        for _ in range(100):  # the last projections may still be landing
+            with ts.db() as s:
+                stages = {s.get(Project, d.project.project_id).stage  # type: ignore[union-attr]
+                          for d in drives}
+            if stages == {"not_recommended"}:
+                break
+            await asyncio.sleep(0.1)
+        assert stages == {"not_recommended"}
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
