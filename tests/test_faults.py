@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -95,3 +96,61 @@ async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
+
+
+async def test_dev_server_killed_and_restarted_mid_run_loses_nothing(
+    ts: Harness, tmp_path: Path,
+) -> None:
+    """The Temporal server itself (its own process, SQLite file, the command `gongfu run`
+    uses) is SIGKILLed mid-run and started again on the same file; the worker and the
+    clients reconnect and carry on."""
+    from types import SimpleNamespace
+
+    from runtime.devserver import port_open, start_dev_server
+    from runtime.temporal import connect
+    from worker import build_worker
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = await start_dev_server(tmp_path, "127.0.0.1", port, port + 1)
+    assert server is not None
+    client = await connect(f"127.0.0.1:{port}")
+    env = SimpleNamespace(client=client)
+    b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
+    drives = [await Drive.start(env, b, "restart-projects", ts.db)  # type: ignore[arg-type]
+              for _ in range(30)]
+    done = Counter()
+
+    async def lifecycle(d: Drive) -> None:
+        for step in STEPS:
+            decision = d.decision(step, reason=f"重启测试：{step}",
+                                  request_id=f"{d.project.project_id}-{step}-{done[d] + 1}")
+            await send_until_answered(d, decision)
+            done[d] += 1
+
+    try:
+        async with build_worker(client, "restart-projects", db=ts.db):
+            runs = asyncio.gather(*(lifecycle(d) for d in drives))
+            while sum(done.values()) < 30 * len(STEPS) // 3:
+                await asyncio.sleep(0.05)
+            server.send_signal(signal.SIGKILL)
+            server.wait(timeout=10)
+            killed_at = sum(done.values())
+            while port_open("127.0.0.1", port):
+                await asyncio.sleep(0.1)
+            server = await start_dev_server(tmp_path, "127.0.0.1", port, port + 1)
+            assert server is not None
+            await asyncio.wait_for(runs, timeout=240)
+            ends = await asyncio.gather(*(d.result() for d in drives))
+            assert 0 < killed_at < 30 * len(STEPS)
+            assert {(e.stage, e.rule) for e in ends} == {(Stage.NOT_RECOMMENDED, "DECISION")}
+            for d in drives:
+                log = await d.handle.query(ProjectWorkflow.decision_log)
+                assert [r.action for r in log] == [
+                    "submit", "admit", "county_approve", "city_return", "resubmit", "admit",
+                    "county_approve", "city_reject"], d.project.project_id
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGKILL)
+            server.wait(timeout=10)
