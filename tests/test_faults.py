@@ -52,39 +52,59 @@ async def send_until_answered(d: Drive, decision: Decision) -> DecisionOutcome:
     raise AssertionError(f"{decision.action} on {d.project.project_id} never answered")
 
 
+EXPECTED_LOG = ["submit", "admit", "county_approve", "city_return", "resubmit", "admit",
+                "county_approve", "city_reject"]
+
+
+class Run:
+    """Every project driven through STEPS at once by retrying clients; counts answers."""
+
+    def __init__(self, drives: list[Drive]) -> None:
+        self.drives, self.done = drives, Counter[Drive]()
+        self.task = asyncio.gather(*(self._lifecycle(d) for d in drives))
+
+    async def _lifecycle(self, d: Drive) -> None:
+        for step in STEPS:
+            decision = d.decision(step, reason=f"故障测试：{step}",
+                                  request_id=f"{d.project.project_id}-{step}-{self.done[d] + 1}")
+            await send_until_answered(d, decision)
+            self.done[d] += 1
+
+    @property
+    def answered(self) -> int:
+        return sum(self.done.values())
+
+    async def until_a_third_answered(self) -> int:
+        while self.answered < len(self.drives) * len(STEPS) // 3:
+            await asyncio.sleep(0.05)
+        return self.answered
+
+    async def finish_and_check(self, killed_at: int) -> None:
+        """Every project at its expected end, each decision applied exactly once."""
+        await asyncio.wait_for(self.task, timeout=240)
+        ends = await asyncio.gather(*(d.result() for d in self.drives))
+        assert 0 < killed_at < len(self.drives) * len(STEPS)
+        assert {(e.stage, e.rule) for e in ends} == {(Stage.NOT_RECOMMENDED, "DECISION")}
+        for d in self.drives:  # queries need a live worker
+            log = await d.handle.query(ProjectWorkflow.decision_log)
+            assert [r.action for r in log] == EXPECTED_LOG, d.project.project_id
+
+
 async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
     ts: Harness, pg_url: str,
 ) -> None:
     b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
     drives = [await Drive.start(ts.env, b, QUEUE, ts.db) for _ in range(PROJECTS)]
     worker = start_worker(ts, pg_url)
-    done = Counter()
-
-    async def lifecycle(d: Drive) -> None:
-        for step in STEPS:
-            decision = d.decision(step, reason=f"故障测试：{step}",
-                                  request_id=f"{d.project.project_id}-{step}-{done[d] + 1}")
-            await send_until_answered(d, decision)
-            done[d] += 1
-
     try:
-        runs = asyncio.gather(*(lifecycle(d) for d in drives))
-        while sum(done.values()) < PROJECTS * len(STEPS) // 3:
-            await asyncio.sleep(0.05)
+        run = Run(drives)
+        await run.until_a_third_answered()
         worker.send_signal(signal.SIGKILL)  # mid-run: no goodbye, no flush
         worker.wait(timeout=10)
-        killed_at = sum(done.values())
+        killed_at = run.answered
         await asyncio.sleep(1)
         worker = start_worker(ts, pg_url)
-        await asyncio.wait_for(runs, timeout=240)
-        ends = await asyncio.gather(*(d.result() for d in drives))
-        assert 0 < killed_at < PROJECTS * len(STEPS)
-        assert {(e.stage, e.rule) for e in ends} == {(Stage.NOT_RECOMMENDED, "DECISION")}
-        expected = ["submit", "admit", "county_approve", "city_return", "resubmit", "admit",
-                    "county_approve", "city_reject"]
-        for d in drives:  # queries need a live worker: the restarted one answers them
-            log = await d.handle.query(ProjectWorkflow.decision_log)
-            assert [r.action for r in log] == expected, d.project.project_id
+        await run.finish_and_check(killed_at)
         for _ in range(100):  # the last projections may still be landing
             with ts.db() as s:
                 stages = {s.get(Project, d.project.project_id).stage  # type: ignore[union-attr]
@@ -120,36 +140,18 @@ async def test_dev_server_killed_and_restarted_mid_run_loses_nothing(
     b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
     drives = [await Drive.start(env, b, "restart-projects", ts.db)  # type: ignore[arg-type]
               for _ in range(30)]
-    done = Counter()
-
-    async def lifecycle(d: Drive) -> None:
-        for step in STEPS:
-            decision = d.decision(step, reason=f"重启测试：{step}",
-                                  request_id=f"{d.project.project_id}-{step}-{done[d] + 1}")
-            await send_until_answered(d, decision)
-            done[d] += 1
-
     try:
         async with build_worker(client, "restart-projects", db=ts.db):
-            runs = asyncio.gather(*(lifecycle(d) for d in drives))
-            while sum(done.values()) < 30 * len(STEPS) // 3:
-                await asyncio.sleep(0.05)
+            run = Run(drives)
+            await run.until_a_third_answered()
             server.send_signal(signal.SIGKILL)
             server.wait(timeout=10)
-            killed_at = sum(done.values())
+            killed_at = run.answered
             while port_open("127.0.0.1", port):
                 await asyncio.sleep(0.1)
             server = await start_dev_server(tmp_path, "127.0.0.1", port, port + 1)
             assert server is not None
-            await asyncio.wait_for(runs, timeout=240)
-            ends = await asyncio.gather(*(d.result() for d in drives))
-            assert 0 < killed_at < 30 * len(STEPS)
-            assert {(e.stage, e.rule) for e in ends} == {(Stage.NOT_RECOMMENDED, "DECISION")}
-            for d in drives:
-                log = await d.handle.query(ProjectWorkflow.decision_log)
-                assert [r.action for r in log] == [
-                    "submit", "admit", "county_approve", "city_return", "resubmit", "admit",
-                    "county_approve", "city_reject"], d.project.project_id
+            await run.finish_and_check(killed_at)
     finally:
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGKILL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -210,6 +210,3 @@ def test_credit_code_of_every_unit_is_checked_r4(db: sessionmaker[Session]) -> N
         "1" if bad.credit_code[17] != "1" else "2")})
     assert submit(db, new_project(db, policy, bad)).rule == "R4"  # type: ignore[union-attr]
 
-
-def test_the_deadline_in_these_tests_is_the_2026_notices() -> None:
-    assert CLOSE - timedelta(hours=17) == datetime(2026, 4, 13, tzinfo=SHANGHAI)

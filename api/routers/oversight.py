@@ -50,6 +50,14 @@ def _require(p: Principal, *roles: Role) -> None:
         raise forbidden_role(p.role.value, "audit or operations")
 
 
+async def _verify(state: AppState, project_id: str, history: WorkflowHistory) -> Verification:
+    def check() -> Verification:
+        with state.db() as s:
+            return verify(s, project_id, history)
+
+    return await run_in_threadpool(check)
+
+
 async def _history(state: AppState, project_id: str) -> WorkflowHistory:
     def known() -> bool:
         with state.db() as s:
@@ -84,13 +92,7 @@ async def audit_replay(project_id: str, p: PrincipalDep, state: StateDep) -> Rep
             openapi_extra=AUDIT_ROLES)
 async def audit_verify(project_id: str, p: PrincipalDep, state: StateDep) -> Verification:
     _require(p, *AUDIT)
-    history = await _history(state, project_id)
-
-    def check() -> Verification:
-        with state.db() as s:
-            return verify(s, project_id, history)
-
-    return await run_in_threadpool(check)
+    return await _verify(state, project_id, await _history(state, project_id))
 
 
 @router.get("/audit/projects/{project_id}/audit-file", response_class=Response,
@@ -101,12 +103,7 @@ async def audit_file(project_id: str, p: PrincipalDep, state: StateDep) -> Respo
     _require(p, *AUDIT)
     history = await _history(state, project_id)
     proof = await replay_proof(history)
-
-    def check() -> Verification:
-        with state.db() as s:
-            return verify(s, project_id, history)
-
-    verification = await run_in_threadpool(check)
+    verification = await _verify(state, project_id, history)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("history.json", history.to_json())
