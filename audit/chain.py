@@ -41,12 +41,9 @@ def link(prev_hash: str, row: DecisionRow) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def seal(session: Session, project_id: str, rows: list[DecisionRow]) -> None:
-    """Chain newly added rows (in seq order) onto the project's last sealed record."""
-    last = session.scalars(select(DecisionRow).where(
-        DecisionRow.project_id == project_id, DecisionRow.hash.is_not(None))
-        .order_by(DecisionRow.seq.desc())).first()
-    prev = last.hash if last is not None and last.hash else GENESIS
+def seal(rows: list[DecisionRow], prev: str) -> None:
+    """Chain new rows (in seq order) onto the hash of the project's last stored record,
+    before they are inserted: one INSERT per record, no UPDATE after it."""
     for row in sorted(rows, key=lambda r: r.seq):
         row.prev_hash = prev
         row.hash = prev = link(prev, row)

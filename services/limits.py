@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.eligibility import (
@@ -231,17 +231,23 @@ def reserve_recommendation(session: Session, project_id: str, rank: int) -> Refu
     return recommend_list(session, project.batch_id, project.city_code, [(project_id, rank)])
 
 
+# Bulk statements on rows this session has not loaded: nothing to synchronise.
+_UNSYNCED = {"synchronize_session": False}
+
+
 def follow_stage(session: Session, project_id: str, stage: Stage, action: str) -> None:
-    """What a stage change means for places and recommendations (called by the projection)."""
-    now = datetime.now(UTC)
-    places = list(session.scalars(select(Place).where(Place.project_id == project_id)))
+    """What a stage change means for places and recommendations (called by the projection).
+
+    Set-based statements, and none for the stages that change nothing: the projection
+    calls this for every record, and it was a measurable share of a lifecycle's cost."""
     if stage in RELEASING_ENDS:
-        for place in places:
-            place.released_at = place.released_at or now
-            place.selected = False
+        session.execute(update(Place).where(Place.project_id == project_id).values(
+            released_at=func.coalesce(Place.released_at, datetime.now(UTC)), selected=False),
+            execution_options=_UNSYNCED)
     elif stage in SELECTED_STAGES:
-        for place in places:
-            place.selected = True
+        session.execute(update(Place).where(Place.project_id == project_id,
+                                            Place.selected.is_(False)).values(selected=True),
+                        execution_options=_UNSYNCED)
     if stage in RELEASING_ENDS or (action == "dissent" and stage is Stage.CITY_REVIEW) or (
         stage is Stage.RETURNED
     ):

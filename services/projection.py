@@ -10,57 +10,76 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from audit.chain import seal
+from audit.chain import GENESIS, seal
+from domain.decisions import DecisionRecord
 from domain.messages import Projection
 from domain.stages import Stage
 from models import DecisionRow, Project
 from services.limits import follow_stage
 
+_project = Project.__table__
+_record = DecisionRow.__table__
+# Built once: the same statement objects every time keep SQLAlchemy's per-call work
+# (cache keys, ORM bookkeeping) out of the projection, which runs for every decision.
+_LOCK = select(_project.c.projected_seq).where(_project.c.id == bindparam("pid")).with_for_update()
+_LAST = (select(_record.c.seq, _record.c.hash).where(_record.c.project_id == bindparam("pid"))
+         .order_by(_record.c.seq.desc()).limit(1))
+_INSERT = insert(_record)
+_VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
+                 "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
+                 "waiting_on", "next_deadline", "projected_seq", "projected_at")
+_MOVE = (update(_project).where(_project.c.id == bindparam("pid"))
+         .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}))
+
 
 def apply_projection(session: Session, p: Projection) -> int:
-    """Write the projection; returns how many decision rows were new."""
+    """Write the projection; returns how many decision rows were new.
+
+    Four statements whatever the number of records, and one more when a stage changes
+    places: lock the project row, read the last stored record (its seq and hash), insert
+    the new records already sealed, move the project row forward. The workflow projects
+    records in seq order, so every record above the last stored seq is new."""
     view = p.view
-    project = session.scalars(
-        select(Project).where(Project.id == view.project_id).with_for_update()
-    ).first()
-    if project is None:
+    conn = session.connection()
+    stored_seq = conn.execute(_LOCK, {"pid": view.project_id}).scalar()
+    if stored_seq is None:
         raise LookupError(f"project {view.project_id} is not registered in the database")
-    known = set(session.scalars(
-        select(DecisionRow.seq).where(DecisionRow.project_id == view.project_id)))
-    new = [r for r in p.records if r.seq not in known]
-    rows = []
-    for r in new:
-        rows.append(DecisionRow(
-            project_id=view.project_id, seq=r.seq, request_id=r.request_id, action=r.action,
-            actor_user=r.actor.user_id, actor_role=r.actor.role.value,
-            actor_region=r.actor.region, at=r.at, reason=r.reason, evidence=r.evidence,
-            payload=r.payload, stage_before=r.stage_before.value,
-            stage_after=r.stage_after.value, note=r.note, rule=r.rule,
-        ))
-    session.add_all(rows)
-    session.flush()
-    seal(session, view.project_id, rows)
-    last_seq = max((r.seq for r in p.records), default=project.projected_seq)
-    if last_seq >= project.projected_seq:
-        for r in new:
-            follow_stage(session, project.id, r.stage_after, r.action)
-        project.stage = view.stage.value
-        project.stage_label_zh = view.stage_label_zh
-        project.end_rule = view.end.rule if view.end else None
-        project.city_rank = view.rank
-        project.scores = {k: v for k, v in view.experts.items()}
-        project.verified_investment_cny = view.verified_investment_cny
-        project.subsidy_amount_cny = view.subsidy_amount_cny
-        project.disbursed_at = view.disbursed_at
-        project.reserve_pool = view.reserve_pool
-        project.waiting_on = view.waiting_on
-        project.next_deadline = view.next_deadline
-        project.projected_seq = last_seq
-        project.projected_at = datetime.now(UTC)
-    return len(new)
+    last = conn.execute(_LAST, {"pid": view.project_id}).first()
+    last_row_seq, prev = (last.seq, last.hash or GENESIS) if last is not None else (0, GENESIS)
+    new = sorted((r for r in p.records if r.seq > last_row_seq), key=lambda r: r.seq)
+    rows = [record_row(view.project_id, r) for r in new]
+    seal(rows, prev)
+    if rows:
+        conn.execute(_INSERT, [{c.key: getattr(row, c.key) for c in _record.columns
+                                if c.key != "id"} for row in rows])
+    last_seq = max((r.seq for r in p.records), default=stored_seq)
+    if last_seq < stored_seq:
+        return len(rows)
+    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new):
+        follow_stage(session, view.project_id, stage, action)
+    values = {
+        "stage": view.stage.value, "stage_label_zh": view.stage_label_zh,
+        "end_rule": view.end.rule if view.end else None, "city_rank": view.rank,
+        "scores": dict(view.experts), "verified_investment_cny": view.verified_investment_cny,
+        "subsidy_amount_cny": view.subsidy_amount_cny, "disbursed_at": view.disbursed_at,
+        "reserve_pool": view.reserve_pool, "waiting_on": view.waiting_on,
+        "next_deadline": view.next_deadline, "projected_seq": last_seq,
+        "projected_at": datetime.now(UTC)}
+    conn.execute(_MOVE, {"pid": view.project_id, **{f"v_{k}": v for k, v in values.items()}})
+    return len(rows)
+
+
+def record_row(project_id: str, r: DecisionRecord) -> DecisionRow:
+    """A decision record as its stored row (also what the hash chain is computed over)."""
+    return DecisionRow(
+        project_id=project_id, seq=r.seq, request_id=r.request_id, action=r.action,
+        actor_user=r.actor.user_id, actor_role=r.actor.role.value, actor_region=r.actor.region,
+        at=r.at, reason=r.reason, evidence=r.evidence, payload=r.payload,
+        stage_before=r.stage_before.value, stage_after=r.stage_after.value, note=r.note,
+        rule=r.rule)
 
 
 def read_model_stage(session: Session, project_id: str) -> Stage | None:
