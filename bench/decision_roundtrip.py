@@ -4,19 +4,18 @@ Temporal client's `execute_update` of the same decision on the same server at th
 concurrency. Both run in the same repetition, so the ratio is meaningful on a noisy
 shared machine.
 
-    .venv/bin/python -m bench.decision_roundtrip [--projects 500] [--clients 20] [--reps 3]
-
-Writes bench/results/decision_roundtrip.json and .md. Needs the local PostgreSQL.
+Run by `python -m bench roundtrip` (sizes in bench/__main__.py); its result is written
+with the others'. Needs the local PostgreSQL.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -24,21 +23,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import create_engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from api.auth import Principal, issue_token
-from api.state import AppState
+from bench.report import percentile
 from domain import search_attributes as sa
 from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
 from domain.catalogue import TASKS_2026
 from domain.decisions import Actor, Decision
 from domain.eligibility import UnitFacts, with_check_char
 from runtime.db import scratch_database, sessions
-from runtime.logging import configure_logging
 from runtime.settings import Settings
 from runtime.temporal import SQLITE_PRAGMAS, temporal_cli
 from services.projects import decide, start_project
@@ -47,11 +43,6 @@ from worker import build_worker
 
 OUT = Path(__file__).resolve().parent / "results"
 COUNTY, CITY = "370102", "3701"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def prepare(env: WorkflowEnvironment, db, queue: str, n: int) -> list[str]:  # type: ignore[no-untyped-def]
@@ -106,6 +97,17 @@ async def run_clients(ids: list[str], clients: int, one) -> list[float]:  # type
     return latencies
 
 
+async def until_healthy(http: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await http.get("/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not start")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,20 +129,25 @@ async def measure(url: str, projects: int, clients: int, reps: int) -> dict[str,
         dev_server_database_filename=f"/tmp/{name}.db")
     cfg = Settings(token_secret="bench-secret-" + "x" * 32)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(AppState(client=env.client, db=db, settings=cfg, task_queue="bench")),
-        host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
+    # The API in its own process (`gongfu api`), as production runs it: it does not share
+    # an interpreter with the worker and the benchmark's clients.
+    api = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", "api"], cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ,
+             "GONGFU_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+             "GONGFU_DATABASE_URL": url, "GONGFU_TASK_QUEUE": "bench",
+             "GONGFU_TOKEN_SECRET": cfg.token_secret, "GONGFU_API_PORT": str(port),
+             "GONGFU_LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     county = Principal(user_id="bench-county", role="county", region=COUNTY)
     headers = {"Authorization": f"Bearer {issue_token(county, cfg.token_secret)}"}
     rows = []
     try:
         async with build_worker(env.client, "bench", db=db, max_cached_workflows=5000):
-            while not server.started:
-                await asyncio.sleep(0.05)
             limits = httpx.Limits(max_connections=clients)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                          timeout=60) as http:
+                await until_healthy(http)
                 for rep in range(reps):
                     api_ids = await prepare(env, db, "bench", projects)
                     bare_ids = await prepare(env, db, "bench", projects)
@@ -176,45 +183,14 @@ async def measure(url: str, projects: int, clients: int, reps: int) -> dict[str,
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     finally:
-        server.should_exit = True
-        await serving
+        api.terminate()
+        api.wait(timeout=30)
         await env.shutdown()
         engine.dispose()
         Path(f"/tmp/{name}.db").unlink(missing_ok=True)
     summary = {k: {"min": min(r[k] for r in rows), "median": statistics.median(r[k] for r in rows)}
                for k in rows[0] if k != "rep"}
     return {"projects": projects, "clients": clients, "reps": reps, "rows": rows,
-            "summary": summary}
-
-
-def markdown(result: dict[str, object]) -> str:
-    s = result["summary"]  # type: ignore[index]
-    lines = [f"Decision round trip, {result['clients']} concurrent officials, "
-             f"{result['projects']} open projects, {result['reps']} repetitions "
-             "(min / median over repetitions)", "",
-             "| measure | through the API | bare execute_update | API ÷ bare |",
-             "|---|---|---|---|"]
-    for q in ("p50", "p99"):
-        a, b, r = s[f"api_{q}_ms"], s[f"bare_{q}_ms"], s[f"ratio_{q}"]  # type: ignore[index]
-        lines.append(f"| {q} latency (ms) | {a['min']:.1f} / {a['median']:.1f} | "
-                     f"{b['min']:.1f} / {b['median']:.1f} | {r['min']:.2f} / {r['median']:.2f} |")
-    a, b = s["api_decisions_per_s"], s["bare_decisions_per_s"]  # type: ignore[index]
-    lines.append(f"| decisions/s | {a['min']:.1f} / {a['median']:.1f} | "
-                 f"{b['min']:.1f} / {b['median']:.1f} | |")
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--projects", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--reps", type=int, default=3)
-    args = parser.parse_args()
-    configure_logging("console", "warning")
-    result = asyncio.run(main(args.projects, args.clients, args.reps))
-    OUT.mkdir(exist_ok=True)
-    (OUT / "decision_roundtrip.json").write_text(json.dumps(result, indent=2))
-    (OUT / "decision_roundtrip.md").write_text(markdown(result))
-    print(markdown(result))
-    sys.stdout.flush()
-    os._exit(0)  # temporalio/sdk-python#300
+            "summary": summary,
+            "note": "The API runs as its own process (`gongfu api`); the worker and both "
+                    "kinds of client share the benchmark's process."}

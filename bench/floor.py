@@ -46,7 +46,10 @@ class FloorPlan(BaseModel):
     def from_history(cls, events: Iterable[HistoryEvent]) -> FloorPlan:
         """Same counts as a real lifecycle: the updates shared out over its cancelled
         timers, its fired timers between them in the order the real one fired them."""
+        events = list(events)
         c = Counter(e.event_type for e in events)
+        local = sum(e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+                    for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED)
         updates = c[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
         fired = c[EventType.EVENT_TYPE_TIMER_FIRED]
         cancelled = c[EventType.EVENT_TYPE_TIMER_CANCELED]
@@ -59,8 +62,7 @@ class FloorPlan(BaseModel):
         return cls(
             phases=phases,
             activities=c[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED],
-            # One marker is the workflow.patched marker, not a local activity.
-            local_activities=c[EventType.EVENT_TYPE_MARKER_RECORDED] - 1,
+            local_activities=local,  # not the workflow.patched marker
             upserts=c[EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES],
         )
 

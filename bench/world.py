@@ -57,6 +57,9 @@ class Stack:
     db: sessionmaker[Session]
     counties: dict[str, str]  # city → one of its counties
     server_db: Path
+    db_url: str
+    real_queue: str = REAL_QUEUE
+    floor_queue: str = FLOOR_QUEUE
 
     @property
     def client(self) -> Client:
@@ -106,17 +109,22 @@ async def stack(name: str = "gongfu_bench") -> AsyncIterator[Stack]:
             dev_server_database_filename=str(server_db))
         db = sessions(engine)
         try:
-            floor = Worker(env.client, task_queue=FLOOR_QUEUE, workflows=[FloorWorkflow],
-                           activities=[floor_activity, floor_local_activity],
-                           workflow_runner=sandbox.runner(), max_cached_workflows=CACHE)
+            floor = floor_worker(env.client, FLOOR_QUEUE)
             async with build_worker(env.client, REAL_QUEUE, db=db, max_cached_workflows=CACHE):
                 async with floor:
-                    yield Stack(env, db, counties(db), server_db)
+                    yield Stack(env, db, counties(db), server_db, url)
         finally:
             await env.shutdown()
             engine.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{server_db}{suffix}").unlink(missing_ok=True)
+
+
+def floor_worker(client: Client, queue: str) -> Worker:
+    """The floor's worker: the real worker's runner and cache, the floor's workflow."""
+    return Worker(client, task_queue=queue, workflows=[FloorWorkflow],
+                  activities=[floor_activity, floor_local_activity],
+                  workflow_runner=sandbox.runner(), max_cached_workflows=CACHE)
 
 
 def counties(db: sessionmaker[Session]) -> dict[str, str]:
@@ -185,10 +193,12 @@ class BenchProject:
         return f"project-{self.project.project_id}"
 
 
-def register_batch(st: Stack, n: int, cities: int = 16) -> list[BenchProject]:
+def register_batch(st: Stack, n: int, cities: int = 16,
+                   register: bool = True) -> list[BenchProject]:
     """A 2026 batch of n projects shared round-robin over the cities, each with its own
     consortium (an in-province provider leading, a manufacturer as scene), its city's
-    quota equal to its share and ranks 1..k per city (R2, R3, R8 all pass)."""
+    quota equal to its share and ranks 1..k per city (R2, R3, R8 all pass). Projects
+    that will never leave draft need no rows: `register=False`."""
     now = datetime.now(SHANGHAI)
     batch = BatchPolicy(batch_id=f"bench-{uuid.uuid4().hex[:8]}", name="基准测试批次",
                         year=2026, preset=PresetName("2026"),
@@ -216,6 +226,8 @@ def register_batch(st: Stack, n: int, cities: int = 16) -> list[BenchProject]:
                                              role="scene")])
             out.append(BenchProject(project, Officials(city, county, lead.credit_code),
                                     per_city[city]))
+        if not register:
+            return out
         ensure_batch(s, batch, tasks, dict(per_city))
         for bp in out:
             lead_m, scene_m = bp.project.consortium
@@ -245,7 +257,7 @@ async def _until(handle: WorkflowHandle[Any, Any], done: Any) -> Any:
 
 async def real_lifecycle(st: Stack, bp: BenchProject) -> WorkflowHandle[Any, Any]:
     """Start the project and drive it to subsidy disbursed, as the API's service does."""
-    handle = await start_project(st.client, bp.project, REAL_QUEUE)
+    handle = await start_project(st.client, bp.project, st.real_queue)
     pid = bp.project.project_id
     for n, step in enumerate(LIFECYCLE_2026):
         if step[0] is None:
@@ -279,7 +291,7 @@ async def floor_lifecycle(st: Stack, plan: FloorPlan, key: str) -> WorkflowHandl
     """The same number of updates and clock moves, each clock move followed by query
     polls until the workflow has handled its timer, as the real driver does."""
     handle = await st.client.start_workflow(FloorWorkflow.run, plan, id=f"floor-{key}",
-                                            task_queue=FLOOR_QUEUE)
+                                            task_queue=st.floor_queue)
     sent = 0
     for i, phase in enumerate(plan.phases):
         if phase.fires:

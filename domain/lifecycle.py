@@ -259,12 +259,15 @@ class Lifecycle:
                 if (move.trigger, source) in self._by_trigger_and_stage:
                     raise ValueError(f"two moves for {move.trigger} from {source}")
                 self._by_trigger_and_stage[move.trigger, source] = move
+        # Asked for every role on every change (allowed decisions, waiting-on): indexed.
+        self._from: dict[Stage, tuple[Move, ...]] = {
+            stage: tuple(m for m in self.moves if stage in m.sources) for stage in Stage}
 
     def move(self, trigger: str, stage: Stage) -> Move | None:
         return self._by_trigger_and_stage.get((trigger, stage))
 
-    def moves_from(self, stage: Stage) -> list[Move]:
-        return [m for m in self.moves if stage in m.sources]
+    def moves_from(self, stage: Stage) -> tuple[Move, ...]:
+        return self._from[stage]
 
     def knows(self, trigger: str) -> bool:
         return any(m.trigger == trigger for m in self.moves)

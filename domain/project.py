@@ -191,30 +191,34 @@ class ProjectState:
 
     def allowed(self, role: Role, now: datetime) -> list[str]:
         """The decisions `role` could make right now (guards and deadlines included)."""
-        if self.ended:
-            return []
-        out = []
-        for move in self.lifecycle.moves_from(self.stage):
-            if role not in move.roles or move.trigger in SYSTEM_TRIGGERS:
-                continue
-            if move.deadline is not None and now >= self.deadline(move.deadline):
-                continue
-            if all(self._guard(g, now) for g in move.guards):
-                out.append(move.trigger)
-        return out
+        return [m.trigger for m in self._open_moves(now) if role in m.roles]
 
     def allowed_by_role(self, now: datetime) -> dict[str, list[str]]:
+        open_moves = self._open_moves(now)
         return {
             r.value: acts
             for r in Role
-            if r is not Role.SYSTEM and (acts := self.allowed(r, now))
+            if r is not Role.SYSTEM and (acts := [m.trigger for m in open_moves if r in m.roles])
         }
 
-    def waiting_on(self, now: datetime) -> list[str]:
+    def _open_moves(self, now: datetime) -> list[Move]:
+        """The moves a person could make now: each move's deadline and guards checked
+        once, not once per role (this runs on every change and every query)."""
+        if self.ended:
+            return []
+        return [
+            move for move in self.lifecycle.moves_from(self.stage)
+            if move.trigger not in SYSTEM_TRIGGERS
+            and (move.deadline is None or now < self.deadline(move.deadline))
+            and all(self._guard(g, now) for g in move.guards)
+        ]
+
+    def waiting_on(self, now: datetime,
+                   allowed: dict[str, list[str]] | None = None) -> list[str]:
         """The roles that can move the project now; empty while only a timer can."""
         if self.pending_cosign is not None:
             return [self.pending_cosign.cosigner.value]
-        roles = self.allowed_by_role(now)
+        roles = self.allowed_by_role(now) if allowed is None else allowed
         passive = {"withdraw", "revoke", "edit_application", "raise_objection", "request_change",
                    "submit_archive", "request_early_acceptance"}
         return [r for r, acts in roles.items() if any(a not in passive for a in acts)]
@@ -347,6 +351,7 @@ class ProjectState:
     # -- the view -------------------------------------------------------------------------
 
     def view(self, now: datetime) -> ProjectView:
+        allowed = self.allowed_by_role(now)
         return ProjectView(
             project_id=self.project.project_id, title=self.project.title,
             batch_id=self.batch.batch_id, preset=self.preset.name,
@@ -354,7 +359,7 @@ class ProjectState:
             county_code=self.project.county_code, applicant_unit=self.project.applicant_unit,
             stage=self.stage, stage_label_zh=self.stage.label_zh, end=self.end,
             deadlines=self.deadlines(), next_deadline=self.next_deadline(),
-            allowed=self.allowed_by_role(now), waiting_on=self.waiting_on(now),
+            allowed=allowed, waiting_on=self.waiting_on(now, allowed),
             pending_cosign=self.pending_cosign, rank=self.rank, experts=self.experts,
             objections=self.objections, publicity_end=self.publicity_end,
             implementation_started_at=self.implementation_started_at,

@@ -1,0 +1,105 @@
+"""All benchmarks, one command:
+
+    .venv/bin/python -m bench                 # every benchmark, full size (about 1.5 h here)
+    .venv/bin/python -m bench lifecycle audit # some of them
+    .venv/bin/python -m bench --quick         # every one, small sizes: a smoke run (minutes)
+
+Each writes bench/results/<name>.json; then bench/results/README.md is rewritten with one
+table from the latest result of every benchmark, so a partial run keeps the others' rows.
+Needs the local PostgreSQL (as the tests do); the Temporal dev server is started here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.report import OUT, Line, Result, load, markdown, spread
+from runtime.logging import configure_logging
+
+ORDER = ("lifecycle_cost", "decision_roundtrip", "provincial_batch", "audit_cost",
+         "worker_memory")
+ALIASES = {"lifecycle": "lifecycle_cost", "roundtrip": "decision_roundtrip",
+           "provincial": "provincial_batch", "audit": "audit_cost", "memory": "worker_memory"}
+FULL: dict[str, dict[str, Any]] = {
+    "lifecycle_cost": {"n": 100, "reps": 3}, "provincial_batch": {"n": 2000, "reps": 3},
+    "audit_cost": {"histories": 10, "reps": 3}, "worker_memory": {"n": 10_000},
+    "decision_roundtrip": {"projects": 500, "clients": 20, "reps": 3},
+}
+QUICK: dict[str, dict[str, Any]] = {
+    "lifecycle_cost": {"n": 10, "reps": 3}, "provincial_batch": {"n": 48, "reps": 3},
+    "audit_cost": {"histories": 3, "reps": 3},
+    "worker_memory": {"n": 300, "caches": (300, 100)},
+    "decision_roundtrip": {"projects": 40, "clients": 20, "reps": 3},
+}
+
+
+def roundtrip_result(raw: dict[str, Any]) -> Result:
+    """Benchmark 2 has its own stack (the API beside the bare client); same table."""
+    rows = raw["rows"]
+    lines = [Line(f"{q} latency", spread(rows, f"api_{q}_ms"), spread(rows, f"bare_{q}_ms"),
+                  spread(rows, f"ratio_{q}"), "≤ 1.5×",
+                  spread(rows, f"ratio_{q}")["median"] <= 1.5, " ms") for q in ("p50", "p99")]
+    lines.append(Line("decisions/s", spread(rows, "api_decisions_per_s"),
+                      spread(rows, "bare_decisions_per_s")))
+    return Result(name="decision_roundtrip", title="2 decision round trip",
+                  params={k: raw[k] for k in ("projects", "clients", "reps")}, rows=rows,
+                  lines=lines, notes=[raw.get("note", "")])
+
+
+async def run(names: list[str], sizes: dict[str, dict[str, Any]]) -> list[Result]:
+    from bench import audit_cost, decision_roundtrip, lifecycle, memory
+    from bench.world import stack
+
+    done: list[Result] = []
+    if "decision_roundtrip" in names:
+        raw = await decision_roundtrip.main(**sizes["decision_roundtrip"])
+        done.append(roundtrip_result(raw))
+    on_stack: dict[str, Callable[..., Awaitable[Result]]] = {
+        "lifecycle_cost": lifecycle.lifecycle_cost, "provincial_batch": lifecycle.provincial_batch,
+        "audit_cost": audit_cost.audit_cost, "worker_memory": memory.worker_memory}
+    for name in names:
+        if name not in on_stack:
+            continue
+        async with stack() as st:  # each benchmark on a fresh server and database
+            print(f"== {name} ({datetime.now(UTC):%H:%M:%S} UTC)", flush=True)
+            done.append(await on_stack[name](st, **sizes[name]))
+    return done
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(ALIASES)}; default all")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--reps", type=int, help="repetitions, instead of each one's default")
+    args = parser.parse_args()
+    names = [ALIASES.get(n, n) for n in args.names] or list(ORDER)
+    unknown = set(names) - set(ORDER)
+    if unknown:
+        parser.error(f"unknown benchmark: {', '.join(sorted(unknown))}")
+    configure_logging("console", "warning")
+    sizes = QUICK if args.quick else FULL
+    if args.reps:
+        sizes = {k: {**v, "reps": args.reps} if "reps" in v else v for k, v in sizes.items()}
+    for result in asyncio.run(run(names, sizes)):
+        if args.quick:
+            result.params["quick"] = True
+        result.save()
+    table = markdown([r for n in ORDER if (r := load(n)) is not None])
+    (OUT / "README.md").write_text(
+        "# Benchmark results\n\nWritten by `python -m bench`; each row is the latest run of "
+        "its benchmark on this machine (2 cores). Min / median over repetitions; the "
+        "target is judged on the median ratio.\n\n" + table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    sys.stdout.flush()
+    os._exit(status)  # temporalio/sdk-python#300: skip interpreter teardown
