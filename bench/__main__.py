@@ -28,7 +28,8 @@ ALIASES = {"lifecycle": "lifecycle_cost", "roundtrip": "decision_roundtrip",
            "provincial": "provincial_batch", "audit": "audit_cost", "memory": "worker_memory"}
 FULL: dict[str, dict[str, Any]] = {
     "lifecycle_cost": {"n": 100, "reps": 3}, "provincial_batch": {"n": 2000, "reps": 3},
-    "audit_cost": {"histories": 10, "reps": 3}, "worker_memory": {"n": 10_000},
+    "audit_cost": {"histories": 10, "reps": 3},
+    "worker_memory": {"n": 10_000, "caches": (10_000, 4_000, 1_000)},
     "decision_roundtrip": {"projects": 500, "clients": 20, "reps": 3},
 }
 QUICK: dict[str, dict[str, Any]] = {

@@ -58,4 +58,5 @@ async def test_the_floor_issues_the_same_commands_as_a_real_lifecycle(
         floor = await floor_lifecycle(st, plan, "check")
         floor_events = [e async for e in floor.fetch_history_events()]
     assert counts(floor_events) == counts(real)
-    assert abs(len(floor_events) - len(real)) <= 3  # workflow tasks may group differently
+    # Workflow tasks group differently with the server's load; the commands do not.
+    assert abs(len(floor_events) - len(real)) <= len(real) // 10
