@@ -139,3 +139,23 @@ class FloorWorkflow:
             self.local += 1
             await workflow.execute_local_activity(
                 floor_local_activity, self.local, start_to_close_timeout=timedelta(seconds=30))
+
+
+async def _serve() -> None:
+    """The floor's worker as its own process, configured like `gongfu worker`."""
+    from bench.world import floor_worker
+    from runtime.settings import settings
+    from runtime.temporal import connect
+
+    cfg = settings()
+    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+    await floor_worker(client, cfg.task_queue, cfg.worker_max_cached_workflows).run()
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    asyncio.run(_serve())
+    sys.stdout.flush()
+    os._exit(0)  # temporalio/sdk-python#300

@@ -44,21 +44,26 @@ async def one_rep(st: Stack, plan: FloorPlan, n: int, concurrency: int, rep: int
     server = st.server_pid()
     cpu: dict[str, float] = {}
 
-    async def timed(kind: str, coros: list[Any]) -> float:
-        t0, s0, w0 = time.perf_counter(), cpu_seconds(server), time.process_time()
-        p0 = postgres_cpu_seconds()
+    async def timed(kind: str, queue: str, coros: list[Any]) -> float:
+        """Wall time, and CPU per lifecycle of each process: the server, the worker, the
+        drivers (this process) and PostgreSQL."""
+        worker = st.workers[queue]
+        t0, s0, w0 = time.perf_counter(), cpu_seconds(server), cpu_seconds(worker)
+        d0, p0 = time.process_time(), postgres_cpu_seconds()
         await run_all(coros, concurrency)
         cpu[f"{kind}_server_cpu_ms_each"] = (cpu_seconds(server) - s0) * 1000 / n
-        cpu[f"{kind}_python_cpu_ms_each"] = (time.process_time() - w0) * 1000 / n
+        cpu[f"{kind}_worker_cpu_ms_each"] = (cpu_seconds(worker) - w0) * 1000 / n
+        cpu[f"{kind}_drivers_cpu_ms_each"] = (time.process_time() - d0) * 1000 / n
         cpu[f"{kind}_postgres_cpu_ms_each"] = (postgres_cpu_seconds() - p0) * 1000 / n
         return n / (time.perf_counter() - t0)
 
     def real() -> Any:
-        return timed("real", [real_lifecycle(st, bp) for bp in projects])
+        return timed("real", st.real_queue, [real_lifecycle(st, bp) for bp in projects])
 
     def floor() -> Any:
-        return timed("floor", [floor_lifecycle(st, plan, f"{rep}-{n}-{i}-{time.monotonic_ns()}")
-                               for i in range(n)])
+        return timed("floor", st.floor_queue,
+                     [floor_lifecycle(st, plan, f"{rep}-{n}-{i}-{time.monotonic_ns()}")
+                      for i in range(n)])
 
     if rep % 2 == 0:
         real_rate, floor_rate = await real(), await floor()

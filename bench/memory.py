@@ -3,23 +3,20 @@
 The worker runs as its own process (`gongfu worker`, as in production), configured only
 through its settings (GONGFU_WORKER_MAX_CACHED_WORKFLOWS). Projects are started and left
 in draft, waiting for the applicant, with their deadline timer running; once every one has
-had its first workflow task (its search attributes say so), the worker's resident memory
+answered a query (so its workflow has run in this worker), the worker's resident memory
 is read from /proc. Each cache size gets its own worker and its own projects."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from bench.report import Line, Result
-from bench.world import Stack, register_batch, run_all
+from bench.world import BenchProject, Stack, register_batch, run_all, spawn_worker
+from domain.stages import Stage
 from services.projects import start_project
-
-ROOT = Path(__file__).resolve().parent.parent
+from workflows.project import ProjectWorkflow
 
 
 def rss_mb(pid: int) -> dict[str, float]:
@@ -28,34 +25,27 @@ def rss_mb(pid: int) -> dict[str, float]:
     return {k: int(status[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
 
 
-def start_worker(st: Stack, queue: str, cache: int, db_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": st.client.service_client.config.target_host,
-           "GONGFU_DATABASE_URL": db_url, "GONGFU_TASK_QUEUE": queue,
-           "GONGFU_WORKER_MAX_CACHED_WORKFLOWS": str(cache), "GONGFU_LOG_LEVEL": "warning"}
-    return subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def resident(st: Stack, projects: list[BenchProject]) -> None:
+    """Until every project's workflow has run in the worker: a query is answered only
+    from the workflow's state in the worker (loaded into its cache, or replayed into it).
+    The search attributes are no signal here: they are set when the workflow starts."""
+    async def ask(bp: BenchProject) -> None:
+        view = await st.client.get_workflow_handle(bp.workflow_id).query(ProjectWorkflow.view)
+        assert view.stage is Stage.DRAFT
 
-
-async def settle(st: Stack, batch_id: str, n: int, timeout: float = 900) -> None:
-    """Until every project's first task has run: it published its stage."""
-    query = f"GfBatch = '{batch_id}' AND GfStage = 'draft'"
-    deadline = time.monotonic() + timeout
-    while (await st.client.count_workflows(query)).count < n:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{n} projects did not all start")
-        await asyncio.sleep(1)
+    await run_all([ask(bp) for bp in projects], 100)
 
 
 async def one_setting(st: Stack, n: int, cache: int) -> dict[str, float]:
     queue = f"bench-memory-{cache}"
-    worker = start_worker(st, queue, cache, st.db_url)
+    worker = spawn_worker(st, queue, cache=cache)
     try:
         await asyncio.sleep(5)  # imports done, pollers up
         idle = rss_mb(worker.pid)
         projects = register_batch(st, n, register=False)
         t0 = time.perf_counter()
         await run_all([start_project(st.client, bp.project, queue) for bp in projects], 100)
-        await settle(st, projects[0].project.batch.batch_id, n)
+        await resident(st, projects)
         started_s = time.perf_counter() - t0
         await asyncio.sleep(3)
         loaded = rss_mb(worker.pid)

@@ -1,6 +1,7 @@
-"""Where the worker's CPU goes during benchmark 1: py-spy samples this process (worker and
-drivers) while it runs real lifecycles, then again while it runs floor lifecycles, only
-while a thread holds the GIL (so waiting on PostgreSQL or the server is not counted).
+"""Where the worker's CPU goes during benchmark 1: py-spy samples the real worker process
+(`gongfu worker`) while the drivers run real lifecycles, then the floor's worker process
+while they run floor lifecycles; only samples where a thread holds the GIL count, so
+waiting on PostgreSQL or the server is not counted.
 
     .venv/bin/python -m bench.profile [--n 60] [--seconds 20]
 
@@ -32,7 +33,6 @@ KINDS = {  # a sample counts for each kind whose frame is on its stack
     "database activities (threads)": "_execute_sync_activity",
     "sandbox instance creation": "_create_workflow_instance",
     "pydantic (de)serialisation": "pydantic",
-    "client calls (drivers)": "Client.call",
 }
 OWN = re.compile(r"\((services|domain|activities|workflows|audit|runtime|models)/")
 
@@ -41,9 +41,9 @@ def py_spy() -> str:
     return str(Path(sysconfig.get_path("scripts")) / "py-spy")
 
 
-async def sampled(seconds: int, work: Any, out: Path) -> Counter[str]:
-    """Record `seconds` of this process while `work` runs; stacks → samples."""
-    spy = subprocess.Popen([py_spy(), "record", "-p", str(os.getpid()), "-d", str(seconds),
+async def sampled(pid: int, seconds: int, work: Any, out: Path) -> Counter[str]:
+    """Record `seconds` of process `pid` while `work` runs; stacks → samples."""
+    spy = subprocess.Popen([py_spy(), "record", "-p", str(pid), "-d", str(seconds),
                             "-r", "100", "--gil", "--threads", "-f", "raw", "-o", str(out)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     task = asyncio.ensure_future(work)
@@ -74,15 +74,16 @@ def own_functions(stacks: Counter[str], top: int = 15) -> list[tuple[str, int]]:
 async def profile(st: Stack, n: int, seconds: int) -> str:
     plan, _ = await plan_from_one_lifecycle(st)
     real_projects = register_batch(st, n)
-    real = await sampled(seconds, run_all([real_lifecycle(st, bp) for bp in real_projects], 40),
+    real_work = run_all([real_lifecycle(st, bp) for bp in real_projects], 40)
+    real = await sampled(st.workers[st.real_queue], seconds, real_work,
                          Path("/tmp/gongfu-profile-real.raw"))
-    floor = await sampled(seconds, run_all([floor_lifecycle(st, plan, f"prof-{i}")
-                                            for i in range(n)], 40),
+    floor_work = run_all([floor_lifecycle(st, plan, f"prof-{i}") for i in range(n)], 40)
+    floor = await sampled(st.workers[st.floor_queue], seconds, floor_work,
                           Path("/tmp/gongfu-profile-floor.raw"))
     r, f = shares(real), shares(floor)
     lines = ["# Worker profile during benchmark 1", "",
-             f"py-spy, {seconds} s at 100 Hz, GIL-holding samples only, {n} lifecycles at "
-             "concurrency 40 (worker and drivers in one process). Samples: "
+             f"py-spy on the worker process, {seconds} s at 100 Hz, GIL-holding samples only, "
+             f"{n} lifecycles at concurrency 40. Samples: "
              f"real {sum(real.values())}, floor {sum(floor.values())}.", "",
              "| kind of work | real | floor |", "|---|---|---|"]
     lines += [f"| {k} | {r[k]:.0%} | {f[k]:.0%} |" for k in KINDS]

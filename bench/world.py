@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,10 +44,10 @@ from runtime.db import scratch_database, sessions
 from runtime.temporal import SQLITE_PRAGMAS, temporal_cli
 from services.projects import decide, start_project
 from services.registry import TaskDef, ensure_batch, ensure_unit, register_project
-from worker import build_worker
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
 
+ROOT = Path(__file__).resolve().parent.parent
 REAL_QUEUE, FLOOR_QUEUE = "bench-projects", "bench-floor"
 TIME_SKIPPING = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
 CACHE = 5000  # workflows kept by each worker: both run with the same settings
@@ -60,6 +62,7 @@ class Stack:
     db_url: str
     real_queue: str = REAL_QUEUE
     floor_queue: str = FLOOR_QUEUE
+    workers: dict[str, int] = field(default_factory=dict)  # queue → worker process id
 
     @property
     def client(self) -> Client:
@@ -98,6 +101,8 @@ def postgres_cpu_seconds() -> float:
 
 @asynccontextmanager
 async def stack(name: str = "gongfu_bench") -> AsyncIterator[Stack]:
+    """The server, the database, and each worker as its own process, as in production:
+    the benchmark's process holds only the drivers (the officials' clients)."""
     with scratch_database(name) as url:
         engine = create_engine(url, pool_size=40, max_overflow=10)
         server_db = Path(f"/tmp/{url.rsplit('/', 1)[-1]}.db")
@@ -107,24 +112,43 @@ async def stack(name: str = "gongfu_bench") -> AsyncIterator[Stack]:
             data_converter=pydantic_data_converter,
             dev_server_extra_args=[*TIME_SKIPPING, *SQLITE_PRAGMAS],
             dev_server_database_filename=str(server_db))
-        db = sessions(engine)
+        st = Stack(env, sessions(engine), {}, server_db, url)
+        st.counties = counties(st.db)
+        procs = [spawn_worker(st, REAL_QUEUE), spawn_worker(st, FLOOR_QUEUE, floor=True)]
         try:
-            floor = floor_worker(env.client, FLOOR_QUEUE)
-            async with build_worker(env.client, REAL_QUEUE, db=db, max_cached_workflows=CACHE):
-                async with floor:
-                    yield Stack(env, db, counties(db), server_db, url)
+            st.workers = {REAL_QUEUE: procs[0].pid, FLOOR_QUEUE: procs[1].pid}
+            await asyncio.sleep(4)  # imports done, pollers up
+            for p in procs:
+                assert p.poll() is None, "a benchmark worker did not start"
+            yield st
         finally:
+            for p in procs:
+                p.kill()
+                p.wait(timeout=30)
             await env.shutdown()
             engine.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{server_db}{suffix}").unlink(missing_ok=True)
 
 
-def floor_worker(client: Client, queue: str) -> Worker:
+def spawn_worker(st: Stack, queue: str, *, floor: bool = False,
+                 cache: int = CACHE) -> subprocess.Popen[bytes]:
+    """`gongfu worker` configured only by its settings, or the floor's worker with the same
+    settings (`python -m bench.floor`)."""
+    env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": st.client.service_client.config.target_host,
+           "GONGFU_DATABASE_URL": st.db_url, "GONGFU_TASK_QUEUE": queue,
+           "GONGFU_WORKER_MAX_CACHED_WORKFLOWS": str(cache), "GONGFU_LOG_LEVEL": "warning"}
+    module = "bench.floor" if floor else "tools.cli"
+    args = [] if floor else ["worker"]
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def floor_worker(client: Client, queue: str, cache: int = CACHE) -> Worker:
     """The floor's worker: the real worker's runner and cache, the floor's workflow."""
     return Worker(client, task_queue=queue, workflows=[FloorWorkflow],
                   activities=[floor_activity, floor_local_activity],
-                  workflow_runner=sandbox.runner(), max_cached_workflows=CACHE)
+                  workflow_runner=sandbox.runner(), max_cached_workflows=cache)
 
 
 def counties(db: sessionmaker[Session]) -> dict[str, str]:
