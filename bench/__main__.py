@@ -29,7 +29,7 @@ ALIASES = {"lifecycle": "lifecycle_cost", "roundtrip": "decision_roundtrip",
 FULL: dict[str, dict[str, Any]] = {
     "lifecycle_cost": {"n": 100, "reps": 3}, "provincial_batch": {"n": 2000, "reps": 3},
     "audit_cost": {"histories": 10, "reps": 3},
-    "worker_memory": {"n": 10_000, "caches": (10_000, 4_000, 1_000)},
+    "worker_memory": {"n": 10_000, "caches": (10_000, 3_000, 1_000)},
     "decision_roundtrip": {"projects": 500, "clients": 20, "reps": 3},
 }
 QUICK: dict[str, dict[str, Any]] = {
@@ -53,14 +53,15 @@ def roundtrip_result(raw: dict[str, Any]) -> Result:
                   lines=lines, notes=[raw.get("note", "")])
 
 
-async def run(names: list[str], sizes: dict[str, dict[str, Any]]) -> list[Result]:
+async def run(names: list[str], sizes: dict[str, dict[str, Any]], quick: bool) -> list[Result]:
+    """Each result is saved as soon as its benchmark ends: a later failure loses nothing."""
     from bench import audit_cost, decision_roundtrip, lifecycle, memory
     from bench.world import stack
 
     done: list[Result] = []
     if "decision_roundtrip" in names:
         raw = await decision_roundtrip.main(**sizes["decision_roundtrip"])
-        done.append(roundtrip_result(raw))
+        done.append(keep(roundtrip_result(raw), quick))
     on_stack: dict[str, Callable[..., Awaitable[Result]]] = {
         "lifecycle_cost": lifecycle.lifecycle_cost, "provincial_batch": lifecycle.provincial_batch,
         "audit_cost": audit_cost.audit_cost, "worker_memory": memory.worker_memory}
@@ -69,8 +70,15 @@ async def run(names: list[str], sizes: dict[str, dict[str, Any]]) -> list[Result
             continue
         async with stack() as st:  # each benchmark on a fresh server and database
             print(f"== {name} ({datetime.now(UTC):%H:%M:%S} UTC)", flush=True)
-            done.append(await on_stack[name](st, **sizes[name]))
+            done.append(keep(await on_stack[name](st, **sizes[name]), quick))
     return done
+
+
+def keep(result: Result, quick: bool) -> Result:
+    if quick:
+        result.params["quick"] = True
+    result.save()
+    return result
 
 
 def main() -> int:
@@ -87,10 +95,7 @@ def main() -> int:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = {k: {**v, "reps": args.reps} if "reps" in v else v for k, v in sizes.items()}
-    for result in asyncio.run(run(names, sizes)):
-        if args.quick:
-            result.params["quick"] = True
-        result.save()
+    asyncio.run(run(names, sizes, args.quick))
     table = markdown([r for n in ORDER if (r := load(n)) is not None])
     (OUT / "README.md").write_text(
         "# Benchmark results\n\nWritten by `python -m bench`; each row is the latest run of "

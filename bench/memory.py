@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
+
+from temporalio.service import RPCError
 
 from bench.report import Line, Result
 from bench.world import BenchProject, Stack, register_batch, run_all, spawn_worker
@@ -30,10 +33,18 @@ async def resident(st: Stack, projects: list[BenchProject]) -> None:
     from the workflow's state in the worker (loaded into its cache, or replayed into it).
     The search attributes are no signal here: they are set when the workflow starts."""
     async def ask(bp: BenchProject) -> None:
-        view = await st.client.get_workflow_handle(bp.workflow_id).query(ProjectWorkflow.view)
+        handle = st.client.get_workflow_handle(bp.workflow_id)
+        for _ in range(20):  # a worker whose cache is smaller than n replays to answer
+            try:
+                view = await handle.query(ProjectWorkflow.view, rpc_timeout=timedelta(seconds=60))
+                break
+            except RPCError:
+                await asyncio.sleep(1)
+        else:
+            raise TimeoutError(f"{bp.workflow_id} never answered")
         assert view.stage is Stage.DRAFT
 
-    await run_all([ask(bp) for bp in projects], 100)
+    await run_all([ask(bp) for bp in projects], 20)
 
 
 async def one_setting(st: Stack, n: int, cache: int) -> dict[str, float]:
