@@ -16,7 +16,14 @@ from pathlib import Path
 from temporalio.service import RPCError
 
 from bench.report import Line, Result
-from bench.world import BenchProject, Stack, register_batch, run_all, spawn_worker
+from bench.world import (
+    BenchProject,
+    Stack,
+    cpu_seconds,
+    register_batch,
+    run_all,
+    spawn_worker,
+)
 from domain.stages import Stage
 from services.projects import start_project
 from workflows.project import ProjectWorkflow
@@ -47,6 +54,16 @@ async def resident(st: Stack, projects: list[BenchProject]) -> None:
     await run_all([ask(bp) for bp in projects], 20)
 
 
+async def until_idle(pid: int, quiet_s: float = 5.0) -> None:
+    """Until the worker has used no CPU for `quiet_s`: every start has been handled."""
+    last, quiet = cpu_seconds(pid), 0.0
+    while quiet < quiet_s:
+        await asyncio.sleep(1)
+        now = cpu_seconds(pid)
+        quiet = quiet + 1 if now - last < 0.02 else 0.0
+        last = now
+
+
 async def one_setting(st: Stack, n: int, cache: int) -> dict[str, float]:
     queue = f"bench-memory-{cache}"
     worker = spawn_worker(st, queue, cache=cache)
@@ -56,7 +73,10 @@ async def one_setting(st: Stack, n: int, cache: int) -> dict[str, float]:
         projects = register_batch(st, n, register=False)
         t0 = time.perf_counter()
         await run_all([start_project(st.client, bp.project, queue) for bp in projects], 100)
-        await resident(st, projects)
+        if cache >= n:
+            await resident(st, projects)
+        else:  # querying through a small cache replays without end: wait until idle
+            await until_idle(worker.pid)
         started_s = time.perf_counter() - t0
         await asyncio.sleep(3)
         loaded = rss_mb(worker.pid)
