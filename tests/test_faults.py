@@ -281,20 +281,6 @@ def start_api(ts: Harness, pg_url: str, port: int, storage: Path) -> subprocess.
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def until_serving(port: int) -> None:
-    import httpx
-
-    async with httpx.AsyncClient() as http:
-        for _ in range(300):
-            try:
-                if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the API did not come up")
-
-
 async def test_api_killed_mid_burst_retries_with_the_same_key_have_one_effect(
     ts: Harness, pg_url: str, tmp_path: Path,
 ) -> None:
@@ -303,6 +289,7 @@ async def test_api_killed_mid_burst_retries_with_the_same_key_have_one_effect(
     against the restarted API. Every decision takes effect exactly once."""
     import httpx
 
+    from bench.decision_roundtrip import until_healthy
     from tests.api_support import token
 
     with socket.socket() as sock:
@@ -339,8 +326,8 @@ async def test_api_killed_mid_burst_retries_with_the_same_key_have_one_effect(
                 raise AssertionError(f"{step} on {pid} never answered")
 
     try:
-        await until_serving(port)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            await until_healthy(http)
             burst = asyncio.gather(*(official(http, d) for d in drives))
             while sum(answered.values()) < len(drives) * len(STEPS) // 3:
                 await asyncio.sleep(0.02)
