@@ -21,7 +21,7 @@ from activities.notify import NotificationSink, NotifyActivities
 from activities.programme import ProgrammeActivities
 from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
-from runtime.settings import settings
+from runtime.settings import Settings, settings
 from runtime.temporal import connect
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
@@ -55,8 +55,17 @@ async def main() -> None:
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    db = sessions(make_engine(cfg.database_url, cfg.db_pool_size))
-    await build_worker(client, db=db).run()
+    await build_worker(client, db=worker_sessions(cfg)).run()
+
+
+def worker_sessions(cfg: Settings) -> sessionmaker[Session]:
+    """One pooled connection per activity thread, kept open: with fewer, the threads
+    beyond the pool opened and closed a connection per activity (a PostgreSQL backend
+    forked each time), which was most of the database's CPU in benchmark 1. No
+    pre-ping: an activity that meets a dead connection fails, the pool is invalidated,
+    and Temporal retries the activity."""
+    size = max(cfg.db_pool_size, cfg.worker_activity_threads)
+    return sessions(make_engine(cfg.database_url, size, max_overflow=0, pre_ping=False))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ update's refusal. Errors (the database down) are retried by Temporal.
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -27,6 +28,7 @@ from services.projection import apply_projection
 class ProgrammeActivities:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self.db = db
+        self.engine: Engine = db.kw["bind"]
 
     def _log(self, project_id: str) -> structlog.typing.FilteringBoundLogger:
         info = activity.info()
@@ -55,8 +57,8 @@ class ProgrammeActivities:
 
     @activity.defn(name=PROJECT_STATE)
     def project_state(self, projection: Projection) -> int:
-        with self.db() as session, session.begin():
-            new = apply_projection(session, projection)
+        with self.engine.begin() as conn:
+            new = apply_projection(conn, projection)
         self._log(projection.view.project_id).debug(
             "projection.written", stage=projection.view.stage.value, new_records=new)
         return new

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from domain.batch import CalendarAdjustments
 from domain.decisions import DecisionRecord
-from domain.views import ProjectView
+from domain.views import ReadModelView
 
 
 class PublicityRequest(BaseModel):
@@ -37,7 +37,7 @@ class RecommendationRequest(BaseModel):
 
 
 class Projection(BaseModel):
-    view: ProjectView
+    view: ReadModelView
     records: list[DecisionRecord]  # those after the last projected sequence
 
 

@@ -41,6 +41,7 @@ from domain.views import (
     Objection,
     PendingCosign,
     ProjectView,
+    ReadModelView,
 )
 
 # Stages after the city's recommendation: the application is frozen (R11).
@@ -110,6 +111,7 @@ class ProjectState:
         self.end: EndInfo | None = None
         # Side effects for the workflow to carry out (notifications); it drains this.
         self.outbox: list[Notification] = []
+        self._open_cache: tuple[tuple[int, datetime], list[Move]] | None = None
 
     # -- questions ------------------------------------------------------------------------
 
@@ -204,14 +206,20 @@ class ProjectState:
     def _open_moves(self, now: datetime) -> list[Move]:
         """The moves a person could make now: each move's deadline and guards checked
         once, not once per role (this runs on every change and every query)."""
-        if self.ended:
-            return []
-        return [
+        # Every change of state ends in a record (_record), so the log's length and the
+        # instant identify the answer: one workflow activation asks several times (the
+        # search attributes, the outcome, the projection) and gets it computed once.
+        key = (len(self.log), now)
+        if self._open_cache is not None and self._open_cache[0] == key:
+            return self._open_cache[1]
+        moves = [] if self.ended else [
             move for move in self.lifecycle.moves_from(self.stage)
             if move.trigger not in SYSTEM_TRIGGERS
             and (move.deadline is None or now < self.deadline(move.deadline))
             and all(self._guard(g, now) for g in move.guards)
         ]
+        self._open_cache = (key, moves)
+        return moves
 
     def waiting_on(self, now: datetime,
                    allowed: dict[str, list[str]] | None = None) -> list[str]:
@@ -370,6 +378,17 @@ class ProjectState:
             reserve_pool=self.reserve_pool, subsidy_to_reclaim=self.subsidy_to_reclaim,
             decisions=len(self.log),
         )
+
+    def read_model(self, now: datetime) -> ReadModelView:
+        """What the projection stores (see ReadModelView): the same values as view()."""
+        return ReadModelView(
+            project_id=self.project.project_id, stage=self.stage,
+            stage_label_zh=self.stage.label_zh, end_rule=self.end.rule if self.end else None,
+            rank=self.rank, experts=self.experts,
+            verified_investment_cny=self.verified_investment_cny,
+            subsidy_amount_cny=self.subsidy_amount_cny, disbursed_at=self.disbursed_at,
+            reserve_pool=self.reserve_pool, waiting_on=self.waiting_on(now),
+            next_deadline=self.next_deadline())
 
     # -- internals ------------------------------------------------------------------------
 

@@ -22,7 +22,12 @@ def _ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, *, max_overflow: int | None = None,
+                pre_ping: bool = True) -> Engine:
+    """pre_ping tests each connection as it leaves the pool (one round trip), so that a
+    request after a database restart does not fail; callers that retry anyway (the
+    worker's activities) turn it off and rely on SQLAlchemy invalidating the whole pool
+    at the first disconnect it sees."""
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -40,8 +45,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
-                         pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size,
+                         max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
+                         pool_pre_ping=pre_ping)
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.eligibility import (
@@ -235,7 +235,9 @@ def reserve_recommendation(session: Session, project_id: str, rank: int) -> Refu
 _UNSYNCED = {"synchronize_session": False}
 
 
-def follow_stage(session: Session, project_id: str, stage: Stage, action: str) -> None:
+def follow_stage(
+    session: Session | Connection, project_id: str, stage: Stage, action: str,
+) -> None:
     """What a stage change means for places and recommendations (called by the projection).
 
     Set-based statements, and none for the stages that change nothing: the projection

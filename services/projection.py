@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from audit.chain import GENESIS, seal
@@ -24,31 +24,46 @@ _project = Project.__table__
 _record = DecisionRow.__table__
 # Built once: the same statement objects every time keep SQLAlchemy's per-call work
 # (cache keys, ORM bookkeeping) out of the projection, which runs for every decision.
-_LOCK = select(_project.c.projected_seq).where(_project.c.id == bindparam("pid")).with_for_update()
-_LAST = (select(_record.c.seq, _record.c.hash).where(_record.c.project_id == bindparam("pid"))
+# The project row with the seq and hash of its last stored record: one round trip. Not
+# locked (FOR UPDATE wrote a row lock, a WAL record, on every decision): the workflow
+# projects one batch at a time, and the only overlap, an attempt retried while the
+# earlier one still runs, is safe without it (see apply_projection).
+_last = (select(_record.c.seq, _record.c.hash).where(_record.c.project_id == _project.c.id)
          .order_by(_record.c.seq.desc()).limit(1))
+_HEAD = (select(_project.c.projected_seq,
+                _last.with_only_columns(_record.c.seq).scalar_subquery().label("last_seq"),
+                _last.with_only_columns(_record.c.hash).scalar_subquery().label("last_hash"))
+         .where(_project.c.id == bindparam("pid")))
 _INSERT = insert(_record)
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
                  "waiting_on", "next_deadline", "projected_seq", "projected_at")
-_MOVE = (update(_project).where(_project.c.id == bindparam("pid"))
+_MOVE = (update(_project).where(_project.c.id == bindparam("pid"),
+                                _project.c.projected_seq <= bindparam("v_projected_seq"))
          .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}))
 
 
-def apply_projection(session: Session, p: Projection) -> int:
+def apply_projection(conn: Connection, p: Projection) -> int:
     """Write the projection; returns how many decision rows were new.
 
-    Four statements whatever the number of records, and one more when a stage changes
-    places: lock the project row, read the last stored record (its seq and hash), insert
+    Three statements whatever the number of records, and one or two more when a stage
+    change moves places: read the project's last stored record (seq and hash), insert
     the new records already sealed, move the project row forward. The workflow projects
-    records in seq order, so every record above the last stored seq is new."""
+    records in seq order, so every record above the last stored seq is new.
+
+    Two attempts of one projection running at once (a retry after a timeout) seal the
+    same rows the same way: the later insert meets the (project, seq) key and fails, and
+    its retry finds the rows stored. The row moves forward only (the UPDATE's condition),
+    so a stale projection committing late cannot move it back.
+
+    A Connection, not a Session: no ORM object is loaded, and the Session's bookkeeping
+    was a measurable part of every decision's cost."""
     view = p.view
-    conn = session.connection()
-    stored_seq = conn.execute(_LOCK, {"pid": view.project_id}).scalar()
-    if stored_seq is None:
+    head = conn.execute(_HEAD, {"pid": view.project_id}).first()
+    if head is None:
         raise LookupError(f"project {view.project_id} is not registered in the database")
-    last = conn.execute(_LAST, {"pid": view.project_id}).first()
-    last_row_seq, prev = (last.seq, last.hash or GENESIS) if last is not None else (0, GENESIS)
+    stored_seq = head.projected_seq
+    last_row_seq, prev = head.last_seq or 0, head.last_hash or GENESIS
     new = sorted((r for r in p.records if r.seq > last_row_seq), key=lambda r: r.seq)
     rows = [record_row(view.project_id, r) for r in new]
     seal(rows, prev)
@@ -58,11 +73,13 @@ def apply_projection(session: Session, p: Projection) -> int:
     last_seq = max((r.seq for r in p.records), default=stored_seq)
     if last_seq < stored_seq:
         return len(rows)
-    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new):
-        follow_stage(session, view.project_id, stage, action)
+    # Places and recommendations change only with the stage (or a co-signer's dissent).
+    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new
+                                       if r.stage_after != r.stage_before or r.action == "dissent"):
+        follow_stage(conn, view.project_id, stage, action)
     values = {
         "stage": view.stage.value, "stage_label_zh": view.stage_label_zh,
-        "end_rule": view.end.rule if view.end else None, "city_rank": view.rank,
+        "end_rule": view.end_rule, "city_rank": view.rank,
         "scores": dict(view.experts), "verified_investment_cny": view.verified_investment_cny,
         "subsidy_amount_cny": view.subsidy_amount_cny, "disbursed_at": view.disbursed_at,
         "reserve_pool": view.reserve_pool, "waiting_on": view.waiting_on,

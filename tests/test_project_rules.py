@@ -12,6 +12,7 @@ from domain.project import ProjectState
 from domain.refusals import RefusalKind, Refused
 from domain.roles import Role
 from domain.stages import Stage
+from domain.views import ReadModelView
 from tests.support import ACTORS, COUNTY, SHA, batch, decision, project
 
 CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
@@ -273,3 +274,36 @@ def test_major_change_goes_to_the_city_then_the_province_r15() -> None:
     assert s.changes[-1].status == "approved"
     do(s, "request_early_acceptance")
     assert s.stage is Stage.FINAL_ACCEPTANCE
+
+
+def test_answers_follow_every_change_made_at_the_same_instant() -> None:
+    """The open moves are computed once per state and instant; a change at the same
+    instant (a decision, a co-signature, a deadline moved) must change the answers."""
+    s = state("2026")
+    assert s.allowed(Role.COUNTY, EARLY) == []
+    do(s, "submit")
+    assert "county_approve" in s.allowed(Role.COUNTY, EARLY)
+    do(s, "county_approve")
+    assert s.allowed(Role.COUNTY, EARLY) == []
+    do(s, "city_recommend", rank=1)
+    assert s.waiting_on(EARLY) == ["city_finance"]
+    do(s, "concur", role=Role.CITY_FINANCE)
+    assert s.waiting_on(EARLY) == []  # recommended: only the close moves it on
+    s2 = state("2026")
+    do(s2, "submit")
+    do(s2, "county_return", at=CLOSE - timedelta(minutes=1))
+    late = CLOSE + timedelta(minutes=1)
+    assert s2.allowed(Role.APPLICANT, late) == ["withdraw"]
+    s2.change_deadline("x1", ACTORS[Role.PROVINCE], "batch", CLOSE + timedelta(days=2), "延期",
+                       late)
+    assert "resubmit" in s2.allowed(Role.APPLICANT, late)
+
+
+def test_the_read_model_row_is_the_view_cut_down() -> None:
+    s = state("2026")
+    rows = []
+    for step in (lambda: None, lambda: to_implementation(s, CLOSE)):
+        step()
+        assert s.read_model(CLOSE) == ReadModelView.of(s.view(CLOSE))
+        rows.append(s.read_model(CLOSE).stage)
+    assert rows == [Stage.DRAFT, Stage.IMPLEMENTATION]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.messages import Projection
 from domain.roles import Role
 from domain.stages import Stage
+from domain.views import ReadModelView
 from models import DecisionRow, Place, Project, Unit
 from services.projection import apply_projection
 from tests.driver import Drive, Harness
@@ -69,13 +70,15 @@ async def test_projection_after_a_complete_lifecycle_equals_the_workflow(ts: Har
 
     # The projection activity retried with everything: nothing changes.
     with ts.db.begin() as s:
-        assert apply_projection(s, Projection(view=view, records=log)) == 0
+        again = Projection(view=ReadModelView.of(view), records=log)
+        assert apply_projection(s.connection(), again) == 0
     assert rows(ts.db, d.project.project_id) == (project, decisions)
 
     # A stale projection (an earlier view with its records) cannot move the model back.
     old_view = view.model_copy(update={"stage": Stage.PUBLICITY, "stage_label_zh": "公示中"})
     with ts.db.begin() as s:
-        apply_projection(s, Projection(view=old_view, records=log[:10]))
+        stale = Projection(view=ReadModelView.of(old_view), records=log[:10])
+        apply_projection(s.connection(), stale)
     assert rows(ts.db, d.project.project_id) == (project, decisions)
 
 

@@ -225,7 +225,7 @@ class ProjectWorkflow:
             upto = len(self._state.log)
             await workflow.execute_local_activity(
                 PROJECT_STATE,
-                Projection(view=self._state.view(workflow.now()),
+                Projection(view=self._state.read_model(workflow.now()),
                            records=self._state.log[self._projected:upto]),
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_PROJECTION_RETRY)
             self._projected = upto
