@@ -126,10 +126,7 @@ class ReadModelView(BaseModel):
 
     @classmethod
     def of(cls, view: ProjectView) -> ReadModelView:
-        return cls(
-            project_id=view.project_id, stage=view.stage, stage_label_zh=view.stage_label_zh,
-            end_rule=view.end.rule if view.end else None, rank=view.rank, experts=view.experts,
-            verified_investment_cny=view.verified_investment_cny,
-            subsidy_amount_cny=view.subsidy_amount_cny, disbursed_at=view.disbursed_at,
-            reserve_pool=view.reserve_pool, waiting_on=view.waiting_on,
-            next_deadline=view.next_deadline)
+        """The same row cut from a full view (a query's answer): every field but end_rule
+        has the view's name."""
+        same = {name: getattr(view, name) for name in cls.model_fields if name != "end_rule"}
+        return cls(end_rule=view.end.rule if view.end else None, **same)

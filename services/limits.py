@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from domain.decisions import DecisionRecord
 from domain.eligibility import (
     ApplicationFacts,
     Member,
@@ -233,6 +234,12 @@ def reserve_recommendation(session: Session, project_id: str, rank: int) -> Refu
 
 # Bulk statements on rows this session has not loaded: nothing to synchronise.
 _UNSYNCED = {"synchronize_session": False}
+
+
+def moves_places(record: DecisionRecord) -> bool:
+    """Whether a record can change places or recommendations: only a stage change, or a
+    co-signer's dissent (which undoes a reservation without moving the stage)."""
+    return record.stage_after != record.stage_before or record.action == "dissent"
 
 
 def follow_stage(

@@ -18,7 +18,7 @@ from domain.decisions import DecisionRecord
 from domain.messages import Projection
 from domain.stages import Stage
 from models import DecisionRow, Project
-from services.limits import follow_stage
+from services.limits import follow_stage, moves_places
 
 _project = Project.__table__
 _record = DecisionRow.__table__
@@ -73,9 +73,8 @@ def apply_projection(conn: Connection, p: Projection) -> int:
     last_seq = max((r.seq for r in p.records), default=stored_seq)
     if last_seq < stored_seq:
         return len(rows)
-    # Places and recommendations change only with the stage (or a co-signer's dissent).
     for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new
-                                       if r.stage_after != r.stage_before or r.action == "dissent"):
+                                       if moves_places(r)):
         follow_stage(conn, view.project_id, stage, action)
     values = {
         "stage": view.stage.value, "stage_label_zh": view.stage_label_zh,
