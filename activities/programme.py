@@ -1,15 +1,17 @@
 """Activities that touch the programme database: the submission checks with their place
 claims (R1-R7), the city's quota (R8), and the read-model projection.
 
-They are synchronous (SQLAlchemy sessions) and run in the worker's thread pool. A
+They are synchronous (SQLAlchemy Core on a pooled connection) and run in the worker's thread pool. A
 refusal is a normal result (`Refusal`), not an error: the workflow turns it into the
 update's refusal. Errors (the database down) are retried by Temporal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -35,22 +37,28 @@ class ProgrammeActivities:
         return structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project_id, attempt=info.attempt)
 
+    def _checked(self, check: Callable[[Connection], Refusal | None]) -> Refusal | None:
+        """Run a check in its own transaction: committed (its claims) when it passes,
+        rolled back when it refuses."""
+        with self.engine.connect() as conn:
+            problem = check(conn)
+            if problem is None:
+                conn.commit()
+            else:
+                conn.rollback()
+        return problem
+
     @activity.defn(name=CHECK_SUBMISSION)
     def check_submission(self, project_id: str) -> Refusal | None:
-        with self.db() as session, session.begin():
-            problem = check_submission(session, project_id)
-            if problem is not None:
-                session.rollback()
+        problem = self._checked(lambda conn: check_submission(conn, project_id))
         self._log(project_id).info("submission.checked",
                                    refused=problem.rule if problem else None)
         return problem
 
     @activity.defn(name=RESERVE_RECOMMENDATION)
     def reserve_recommendation(self, req: RecommendationRequest) -> Refusal | None:
-        with self.db() as session, session.begin():
-            problem = reserve_recommendation(session, req.project_id, req.rank)
-            if problem is not None:
-                session.rollback()
+        problem = self._checked(
+            lambda conn: reserve_recommendation(conn, req.project_id, req.rank))
         self._log(req.project_id).info("recommendation.reserved", rank=req.rank,
                                        refused=problem.rule if problem else None)
         return problem

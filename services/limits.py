@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from domain.decisions import DecisionRecord
@@ -68,38 +68,54 @@ SELECTED_STAGES = frozenset({
 })
 
 
-def unit_facts(unit: Unit) -> UnitFacts:
-    return UnitFacts.model_validate(unit, from_attributes=True)
+# The statements below are Core, on whatever the caller holds (an ORM Session in the API
+# and the tests, a Connection in the worker's activities): these checks run for every
+# submission and recommendation, and the ORM's per-object work was most of their cost.
+Executor = Session | Connection
+
+_project, _batch, _task, _unit = (Project.__table__, Batch.__table__, Task.__table__,
+                                  Unit.__table__)
+_place, _member, _rec = Place.__table__, ConsortiumMember.__table__, Recommendation.__table__
+_UNIT_FACTS = [_unit.c[name] for name in UnitFacts.model_fields]
+_APPLICATION = [_project.c[name] for name in ApplicationFacts.model_fields]
+# The project with what its submission is checked against: one round trip.
+_SUBMISSION_HEAD = (
+    select(_project.c.id, _project.c.batch_id, _project.c.applicant_code,
+           _project.c.task_code, *_APPLICATION, _batch.c.preset, _batch.c.notice_date,
+           _task.c.direction)
+    .join(_batch, _batch.c.id == _project.c.batch_id)
+    .outerjoin(_task, (_task.c.batch_id == _project.c.batch_id)
+               & (_task.c.code == _project.c.task_code))
+    .where(_project.c.id == bindparam("pid")))
 
 
-def members_of(session: Session, project: Project, lock: bool = False) -> list[Member]:
-    """The consortium (the applicant alone when it applies without one)."""
-    roles = {
-        m.unit_code: m.role
-        for m in session.scalars(
-            select(ConsortiumMember).where(ConsortiumMember.project_id == project.id)
-        )
-    }
-    roles.setdefault(project.applicant_code, "lead")
-    query = select(Unit).where(Unit.credit_code.in_(roles)).order_by(Unit.credit_code)
+def members_of(db: Executor, project_id: str, applicant_code: str,
+               lock: bool = False) -> list[Member]:
+    """The consortium (the applicant alone when it applies without one), in credit-code
+    order: the order every submission locks them in."""
+    roles: dict[str, str] = dict(db.execute(
+        select(_member.c.unit_code, _member.c.role).where(_member.c.project_id == project_id)
+    ).all())
+    roles.setdefault(applicant_code, "lead")
+    query = (select(*_UNIT_FACTS).where(_unit.c.credit_code.in_(roles))
+             .order_by(_unit.c.credit_code))
     if lock:
         query = query.with_for_update()
-    units = list(session.scalars(query))
-    return [Member(unit=unit_facts(u), role=roles[u.credit_code]) for u in units]
+    return [Member(unit=UnitFacts.model_validate(row._mapping), role=roles[row.credit_code])
+            for row in db.execute(query)]
 
 
-def check_submission(session: Session, project_id: str) -> Refusal | None:
+def check_submission(db: Executor, project_id: str) -> Refusal | None:
     """Everything a submission must satisfy, and its places claimed, in one transaction.
 
     The caller commits (the places) when this returns None and rolls back otherwise."""
-    project = session.get(Project, project_id)
-    if project is None:
+    head = db.execute(_SUBMISSION_HEAD, {"pid": project_id}).first()
+    if head is None:
         return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
                        f"project {project_id} is not registered")
-    batch = session.get(Batch, project.batch_id)
-    assert batch is not None
-    preset = PRESETS[PresetName(batch.preset)]
-    members = members_of(session, project, lock=True)  # row locks: the R2 serialization
+    preset = PRESETS[PresetName(head.preset)]
+    # Row locks on the units: the R2 serialization.
+    members = members_of(db, project_id, head.applicant_code, lock=True)
     for m in members:
         problem = check_credit_code(m.unit.credit_code) or check_standing(m.unit)
         if problem:
@@ -108,128 +124,133 @@ def check_submission(session: Session, project_id: str) -> Refusal | None:
     if problem:
         return problem
     if preset.name is PresetName.P2024:
-        app = ApplicationFacts.model_validate(project, from_attributes=True)
-        problem = check_project_2024(app, batch.notice_date)
+        app = ApplicationFacts.model_validate(head._mapping)
+        problem = check_project_2024(app, head.notice_date)
         if problem:
             return problem
-    task = session.get(Task, (batch.id, project.task_code))
-    if task is None:
-        return refusal("INPUT", RefusalKind.INPUT, f"本批次没有任务{project.task_code}",
-                       f"the batch has no task {project.task_code}")
-    kinds = set(session.scalars(
-        select(ProjectDocument.kind).where(ProjectDocument.project_id == project.id)))
-    applicant = next(m.unit for m in members if m.unit.credit_code == project.applicant_code)
-    problem = check_letters(task.direction, applicant, kinds)
+    if head.direction is None:
+        return refusal("INPUT", RefusalKind.INPUT, f"本批次没有任务{head.task_code}",
+                       f"the batch has no task {head.task_code}")
+    kinds = set(db.scalars(select(ProjectDocument.kind)
+                           .where(ProjectDocument.project_id == project_id)))
+    applicant = next(m.unit for m in members if m.unit.credit_code == head.applicant_code)
+    problem = check_letters(head.direction, applicant, kinds)
     if problem:
         return problem
-    return _claim_places(session, project, members)
+    return _claim_places(db, project_id, head.batch_id, members)
 
 
-def _claim_places(session: Session, project: Project, members: list[Member]) -> Refusal | None:
+def _claim_places(db: Executor, project_id: str, batch_id: str,
+                  members: list[Member]) -> Refusal | None:
     groups = sorted({m.unit.group_code for m in members if m.unit.group_code})
     if groups:  # lock the groups too (R3), after the units, always in this order
-        list(session.scalars(select(UnitGroup).where(UnitGroup.code.in_(groups))
-                             .order_by(UnitGroup.code).with_for_update()))
-    counting = [project.batch_id, *session.scalars(
-        select(BatchCounting.counts_batch_id).where(BatchCounting.batch_id == project.batch_id))]
-    active = Place.released_at.is_(None)
-    for m in members:
-        limit = LIMITS.get(m.unit.kind)
-        if limit is None:
-            continue
-        used = session.scalar(
-            select(func.count()).select_from(Place).where(
-                Place.unit_code == m.unit.credit_code, Place.project_id != project.id, active,
-                (Place.batch_id == project.batch_id)
-                | (Place.batch_id.in_(counting[1:]) & Place.selected),
-            )
-        ) or 0
-        if used + 1 > limit:
-            what_zh = "服务商" if m.unit.kind == "service_provider" else "制造业企业"
-            return refusal(
-                "R2", RefusalKind.RULE,
-                f"{m.unit.name}（{what_zh}）本批次参与项目已达上限{limit}个"
-                "（含计入本批次的往期入围项目）",
-                f"{m.unit.name} already takes part in {used} project(s) counting against this "
-                f"batch; the limit is {limit}",
-            )
-    for group in groups:
-        tasks = session.scalar(
-            select(func.count(func.distinct(Place.project_id))).where(
-                Place.group_code == group, Place.batch_id == project.batch_id,
-                Place.project_id != project.id, active,
-            )
-        ) or 0
-        if tasks + 1 > GROUP_TASK_LIMIT:
-            return refusal("R3", RefusalKind.RULE,
-                           f"同一集团内企业总揭榜任务不超过{GROUP_TASK_LIMIT}个（集团{group}）",
-                           f"enterprises of one group take at most {GROUP_TASK_LIMIT} tasks "
-                           f"(group {group})")
-    for m in members:
-        place = session.get(Place, (project.id, m.unit.credit_code))
-        if place is None:
-            session.add(Place(project_id=project.id, unit_code=m.unit.credit_code,
-                              batch_id=project.batch_id, group_code=m.unit.group_code,
-                              kind=m.unit.kind))
-        else:
-            place.released_at = None
+        db.execute(select(UnitGroup.__table__.c.code).where(UnitGroup.code.in_(groups))
+                   .order_by(UnitGroup.code).with_for_update()).all()
+    active = _place.c.released_at.is_(None)
+    limited = {m.unit.credit_code: m for m in members if m.unit.kind in LIMITS}
+    if limited:
+        counting = select(BatchCounting.counts_batch_id).where(
+            BatchCounting.batch_id == batch_id).scalar_subquery()
+        used = dict(db.execute(
+            select(_place.c.unit_code, func.count()).where(
+                _place.c.unit_code.in_(limited), _place.c.project_id != project_id, active,
+                (_place.c.batch_id == batch_id)
+                | (_place.c.batch_id.in_(counting) & _place.c.selected),
+            ).group_by(_place.c.unit_code)).all())
+        for code, m in limited.items():
+            limit, n = LIMITS[m.unit.kind], used.get(code, 0)
+            if n + 1 > limit:
+                what_zh = "服务商" if m.unit.kind == "service_provider" else "制造业企业"
+                return refusal(
+                    "R2", RefusalKind.RULE,
+                    f"{m.unit.name}（{what_zh}）本批次参与项目已达上限{limit}个"
+                    "（含计入本批次的往期入围项目）",
+                    f"{m.unit.name} already takes part in {n} project(s) counting against "
+                    f"this batch; the limit is {limit}",
+                )
+    if groups:
+        tasks = dict(db.execute(
+            select(_place.c.group_code, func.count(func.distinct(_place.c.project_id))).where(
+                _place.c.group_code.in_(groups), _place.c.batch_id == batch_id,
+                _place.c.project_id != project_id, active,
+            ).group_by(_place.c.group_code)).all())
+        for group in groups:
+            if tasks.get(group, 0) + 1 > GROUP_TASK_LIMIT:
+                return refusal("R3", RefusalKind.RULE,
+                               f"同一集团内企业总揭榜任务不超过{GROUP_TASK_LIMIT}个（集团{group}）",
+                               f"enterprises of one group take at most {GROUP_TASK_LIMIT} tasks "
+                               f"(group {group})")
+    # A resubmission takes back the places it held; a first submission inserts them.
+    held = set(db.scalars(
+        update(_place).where(_place.c.project_id == project_id,
+                             _place.c.unit_code.in_([m.unit.credit_code for m in members]))
+        .values(released_at=None).returning(_place.c.unit_code)))
+    fresh = [{"project_id": project_id, "unit_code": m.unit.credit_code, "batch_id": batch_id,
+              "group_code": m.unit.group_code, "kind": m.unit.kind, "selected": False,
+              "released_at": None}
+             for m in members if m.unit.credit_code not in held]
+    if fresh:
+        db.execute(insert(_place), fresh)
     return None
 
 
 def recommend_list(
-    session: Session, batch_id: str, city_code: str, ranked: list[tuple[str, int]]
+    db: Executor, batch_id: str, city_code: str, ranked: list[tuple[str, int]]
 ) -> Refusal | None:
     """The city's ranked list against its quota (R8): accepted whole or refused whole.
 
     Re-sending a list replaces the ranks of the projects in it (idempotent)."""
-    quota = session.scalars(
-        select(CityQuota).where(CityQuota.batch_id == batch_id, CityQuota.city_code == city_code)
-        .with_for_update()
-    ).first()
+    quota = db.scalar(
+        select(CityQuota.__table__.c.quota).where(CityQuota.batch_id == batch_id,
+                                                   CityQuota.city_code == city_code)
+        .with_for_update())
     if quota is None:
         return refusal("R8", RefusalKind.RULE, "本市本批次尚未设定推荐名额",
                        "no recommendation quota is set for this city and batch")
     ids = [pid for pid, _ in ranked]
-    projects = {p.id: p for p in session.scalars(select(Project).where(Project.id.in_(ids)))}
+    projects = {row.id: row for row in db.execute(
+        select(_project.c.id, _project.c.batch_id, _project.c.city_code,
+               (_unit.c.central_enterprise_in_shandong | _unit.c.provincial_soe)
+               .label("exempt"))
+        .join(_unit, _unit.c.credit_code == _project.c.applicant_code)
+        .where(_project.c.id.in_(ids)))}
     for pid in ids:
         p = projects.get(pid)
         if p is None or p.batch_id != batch_id or p.city_code != city_code:
             return refusal("JURISDICTION", RefusalKind.JURISDICTION, f"项目{pid}不属于本市本批次",
                            f"project {pid} is not in this city's batch")
-    exempt = {
-        u.credit_code
-        for u in session.scalars(select(Unit).where(
-            Unit.credit_code.in_({p.applicant_code for p in projects.values()})))
-        if u.central_enterprise_in_shandong or u.provincial_soe
-    }
-    others = list(session.scalars(select(Recommendation).where(
-        Recommendation.batch_id == batch_id, Recommendation.city_code == city_code,
-        Recommendation.project_id.not_in(ids))))
-    items = [Ranked(project_id=pid, rank=rank, exempt=projects[pid].applicant_code in exempt)
+    others = db.execute(select(_rec.c.rank, _rec.c.exempt).where(
+        _rec.c.batch_id == batch_id, _rec.c.city_code == city_code,
+        _rec.c.project_id.not_in(ids))).all()
+    items = [Ranked(project_id=pid, rank=rank, exempt=bool(projects[pid].exempt))
              for pid, rank in ranked]
-    problem = check_ranked_list(items, quota.quota, sum(not r.exempt for r in others),
+    problem = check_ranked_list(items, quota, sum(not r.exempt for r in others),
                                 {r.rank for r in others})
     if problem:
         return problem
-    session.execute(delete(Recommendation).where(Recommendation.project_id.in_(ids)))
-    session.flush()
-    session.add_all(Recommendation(project_id=i.project_id, batch_id=batch_id,
-                                   city_code=city_code, rank=i.rank, exempt=i.exempt)
-                    for i in items)
+    db.execute(delete(_rec).where(_rec.c.project_id.in_(ids)))
+    db.execute(insert(_rec), [{"project_id": i.project_id, "batch_id": batch_id,
+                               "city_code": city_code, "rank": i.rank, "exempt": i.exempt}
+                              for i in items])
     return None
 
 
-def reserve_recommendation(session: Session, project_id: str, rank: int) -> Refusal | None:
+_RESERVATION_HEAD = (
+    select(_project.c.batch_id, _project.c.city_code, _rec.c.rank)
+    .outerjoin(_rec, _rec.c.project_id == _project.c.id)
+    .where(_project.c.id == bindparam("pid")))
+
+
+def reserve_recommendation(db: Executor, project_id: str, rank: int) -> Refusal | None:
     """One project's recommendation (the workflow's city_recommend): already reserved by
     the city's list, or reserved now within the quota."""
-    existing = session.get(Recommendation, project_id)
-    if existing is not None and existing.rank == rank:
-        return None
-    project = session.get(Project, project_id)
-    if project is None:
+    head = db.execute(_RESERVATION_HEAD, {"pid": project_id}).first()
+    if head is None:
         return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
                        f"project {project_id} is not registered")
-    return recommend_list(session, project.batch_id, project.city_code, [(project_id, rank)])
+    if head.rank == rank:
+        return None
+    return recommend_list(db, head.batch_id, head.city_code, [(project_id, rank)])
 
 
 # Bulk statements on rows this session has not loaded: nothing to synchronise.
