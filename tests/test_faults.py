@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -42,12 +43,58 @@ PATIENCE_SECONDS = 540
 STEPS = ("submit", "county_approve", "city_return", "resubmit", "county_approve", "city_reject")
 
 
-def start_worker(ts: Harness, pg_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": ts.env.client.service_client.config.target_host,
-           "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": QUEUE,
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_worker(address: str, pg_url: str, queue: str = QUEUE) -> subprocess.Popen[bytes]:
+    """`gongfu worker` as its own process, as in production: killing it is a real crash,
+    and it does not share a GIL with the hundreds of clients driving the run."""
+    env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": address,
+           "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": queue,
            "GONGFU_LOG_LEVEL": "warning"}
     return subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class OwnServer:
+    """A dev server of the test's own (its SQLite file, the command and pragmas `gongfu
+    run` uses), so a run of hundreds of projects is not slowed by every earlier test's
+    workflows on the suite's shared server; and it can be killed."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.port = data_dir, free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        from runtime.devserver import start_dev_server
+
+        self.proc = await start_dev_server(self.data_dir, "127.0.0.1", self.port,
+                                           free_port())
+        assert self.proc is not None, f"something else listens on {self.address}"
+
+    async def kill(self) -> None:
+        from runtime.devserver import port_open
+
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        while port_open("127.0.0.1", self.port):
+            await asyncio.sleep(0.1)
+
+    async def client(self) -> SimpleNamespace:
+        """What `Drive.start` needs of an environment: its client."""
+        from runtime.temporal import connect
+
+        return SimpleNamespace(client=await connect(self.address))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
 
 
 async def send_until_answered(d: Drive, decision: Decision) -> DecisionOutcome:
@@ -104,19 +151,24 @@ class Run:
 
 
 async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
-    ts: Harness, pg_url: str,
+    ts: Harness, pg_url: str, tmp_path: Path,
 ) -> None:
-    b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
-    drives = [await Drive.start(ts.env, b, QUEUE, ts.db) for _ in range(PROJECTS)]
-    worker = start_worker(ts, pg_url)
+    server = OwnServer(tmp_path)
+    await server.start()
+    worker: subprocess.Popen[bytes] | None = None
     try:
+        env = await server.client()
+        b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
+        drives = [await Drive.start(env, b, QUEUE, ts.db)  # type: ignore[arg-type]
+                  for _ in range(PROJECTS)]
+        worker = start_worker(server.address, pg_url)
         run = Run(drives)
         await run.until_a_third_answered()
         worker.send_signal(signal.SIGKILL)  # mid-run: no goodbye, no flush
         worker.wait(timeout=10)
         killed_at = run.answered
         await asyncio.sleep(1)
-        worker = start_worker(ts, pg_url)
+        worker = start_worker(server.address, pg_url)
         await run.finish_and_check(killed_at)
         for _ in range(100):  # the last projections may still be landing
             with ts.db() as s:
@@ -127,48 +179,38 @@ async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
             await asyncio.sleep(0.1)
         assert stages == {"not_recommended"}
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
+        if worker is not None:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        server.stop()
 
 
 async def test_dev_server_killed_and_restarted_mid_run_loses_nothing(
-    ts: Harness, tmp_path: Path,
+    ts: Harness, pg_url: str, tmp_path: Path,
 ) -> None:
     """The Temporal server itself (its own process, SQLite file, the command `gongfu run`
     uses) is SIGKILLed mid-run and started again on the same file; the worker and the
     clients reconnect and carry on."""
-    from types import SimpleNamespace
-
-    from runtime.devserver import port_open, start_dev_server
-    from runtime.temporal import connect
-    from worker import build_worker
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = await start_dev_server(tmp_path, "127.0.0.1", port, port + 1)
-    assert server is not None
-    client = await connect(f"127.0.0.1:{port}")
-    env = SimpleNamespace(client=client)
-    b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
-    drives = [await Drive.start(env, b, "restart-projects", ts.db)  # type: ignore[arg-type]
-              for _ in range(PROJECTS)]
+    server = OwnServer(tmp_path)
+    await server.start()
+    worker: subprocess.Popen[bytes] | None = None
     try:
-        async with build_worker(client, "restart-projects", db=ts.db):
-            run = Run(drives)
-            await run.until_a_third_answered()
-            server.send_signal(signal.SIGKILL)
-            server.wait(timeout=10)
-            killed_at = run.answered
-            while port_open("127.0.0.1", port):
-                await asyncio.sleep(0.1)
-            server = await start_dev_server(tmp_path, "127.0.0.1", port, port + 1)
-            assert server is not None
-            await run.finish_and_check(killed_at)
+        env = await server.client()
+        b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
+        drives = [await Drive.start(env, b, "restart-projects", ts.db)  # type: ignore[arg-type]
+                  for _ in range(PROJECTS)]
+        worker = start_worker(server.address, pg_url, "restart-projects")
+        run = Run(drives)
+        await run.until_a_third_answered()
+        await server.kill()
+        killed_at = run.answered
+        await server.start()
+        await run.finish_and_check(killed_at)
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGKILL)
-            server.wait(timeout=10)
+        if worker is not None:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        server.stop()
 
 
 # -- PostgreSQL away during projection writes ------------------------------------------------
@@ -302,9 +344,7 @@ async def test_api_killed_mid_burst_retries_with_the_same_key_have_one_effect(
     from bench.decision_roundtrip import until_healthy
     from tests.api_support import token
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     api = start_api(ts, pg_url, port, tmp_path)
     b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
     drives = [await ts.start(batch=b) for _ in range(40)]
