@@ -24,58 +24,46 @@ _project = Project.__table__
 _record = DecisionRow.__table__
 # Built once: the same statement objects every time keep SQLAlchemy's per-call work
 # (cache keys, ORM bookkeeping) out of the projection, which runs for every decision.
-# The project row with the seq and hash of its last stored record: one round trip. Not
-# locked (FOR UPDATE wrote a row lock, a WAL record, on every decision): the workflow
-# projects one batch at a time, and the only overlap, an attempt retried while the
-# earlier one still runs, is safe without it (see apply_projection).
 _last = (select(_record.c.seq, _record.c.hash).where(_record.c.project_id == _project.c.id)
          .order_by(_record.c.seq.desc()).limit(1))
-_HEAD = (select(_project.c.projected_seq,
-                _last.with_only_columns(_record.c.seq).scalar_subquery().label("last_seq"),
-                _last.with_only_columns(_record.c.hash).scalar_subquery().label("last_hash"))
-         .where(_project.c.id == bindparam("pid")))
-_INSERT = insert(_record)
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
                  "waiting_on", "next_deadline", "projected_seq", "projected_at")
+# Move the project row forward and, in the same round trip, read the seq and hash of its
+# last stored record (RETURNING sees the rows as they were before this statement).
 _MOVE = (update(_project).where(_project.c.id == bindparam("pid"),
                                 _project.c.projected_seq <= bindparam("v_projected_seq"))
-         .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}))
+         .values({c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS})
+         .returning(_last.with_only_columns(_record.c.seq).scalar_subquery().label("last_seq"),
+                    _last.with_only_columns(_record.c.hash).scalar_subquery()
+                    .label("last_hash")))
+_REGISTERED = select(_project.c.id).where(_project.c.id == bindparam("pid"))
+_INSERT = insert(_record)
 
 
 def apply_projection(conn: Connection, p: Projection) -> int:
     """Write the projection; returns how many decision rows were new.
 
-    Three statements whatever the number of records, and one or two more when a stage
-    change moves places: read the project's last stored record (seq and hash), insert
-    the new records already sealed, move the project row forward. The workflow projects
-    records in seq order, so every record above the last stored seq is new.
+    Two statements whatever the number of records, and one or two more when a stage
+    change moves places: move the project row forward, which returns the seq and hash of
+    the project's last stored record; insert the new records already sealed onto that
+    hash. The workflow projects records in seq order, so every record above the last
+    stored seq is new.
 
-    Two attempts of one projection running at once (a retry after a timeout) seal the
-    same rows the same way: the later insert meets the (project, seq) key and fails, and
-    its retry finds the rows stored. The row moves forward only (the UPDATE's condition),
-    so a stale projection committing late cannot move it back.
+    The row moves forward only (the UPDATE's condition), so a stale projection committing
+    late cannot move it back; it updates nothing, and its records are already stored (the
+    newer projection stored every record up to its own). The UPDATE is also the lock: two
+    attempts of one projection (a retry after a timeout) queue on the row, and the later
+    one, which still sees the rows as they were when it started, meets the (project, seq)
+    key on insert and fails; its retry finds the rows stored.
 
     A Connection, not a Session: no ORM object is loaded, and the Session's bookkeeping
-    was a measurable part of every decision's cost."""
+    was a measurable part of every decision's cost. Every change of a project ends in a
+    record, so a projection without records has nothing newer to say."""
     view = p.view
-    head = conn.execute(_HEAD, {"pid": view.project_id}).first()
-    if head is None:
-        raise LookupError(f"project {view.project_id} is not registered in the database")
-    stored_seq = head.projected_seq
-    last_row_seq, prev = head.last_seq or 0, head.last_hash or GENESIS
-    new = sorted((r for r in p.records if r.seq > last_row_seq), key=lambda r: r.seq)
-    rows = [record_row(view.project_id, r) for r in new]
-    seal(rows, prev)
-    if rows:
-        conn.execute(_INSERT, [{c.key: getattr(row, c.key) for c in _record.columns
-                                if c.key != "id"} for row in rows])
-    last_seq = max((r.seq for r in p.records), default=stored_seq)
-    if last_seq < stored_seq:
-        return len(rows)
-    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new
-                                       if moves_places(r)):
-        follow_stage(conn, view.project_id, stage, action)
+    if not p.records:
+        return 0
+    last_seq = max(r.seq for r in p.records)
     values = {
         "stage": view.stage.value, "stage_label_zh": view.stage_label_zh,
         "end_rule": view.end_rule, "city_rank": view.rank,
@@ -84,7 +72,22 @@ def apply_projection(conn: Connection, p: Projection) -> int:
         "reserve_pool": view.reserve_pool, "waiting_on": view.waiting_on,
         "next_deadline": view.next_deadline, "projected_seq": last_seq,
         "projected_at": datetime.now(UTC)}
-    conn.execute(_MOVE, {"pid": view.project_id, **{f"v_{k}": v for k, v in values.items()}})
+    head = conn.execute(
+        _MOVE, {"pid": view.project_id, **{f"v_{k}": v for k, v in values.items()}}).first()
+    if head is None:  # stale, or not registered at all
+        if conn.execute(_REGISTERED, {"pid": view.project_id}).first() is None:
+            raise LookupError(f"project {view.project_id} is not registered in the database")
+        return 0
+    last_row_seq, prev = head.last_seq or 0, head.last_hash or GENESIS
+    new = sorted((r for r in p.records if r.seq > last_row_seq), key=lambda r: r.seq)
+    rows = [record_row(view.project_id, r) for r in new]
+    seal(rows, prev)
+    if rows:
+        conn.execute(_INSERT, [{c.key: getattr(row, c.key) for c in _record.columns
+                                if c.key != "id"} for row in rows])
+    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new
+                                       if moves_places(r)):
+        follow_stage(conn, view.project_id, stage, action)
     return len(rows)
 
 
