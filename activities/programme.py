@@ -1,9 +1,9 @@
 """Activities that touch the programme database: the submission checks with their place
 claims (R1-R7), the city's quota (R8), and the read-model projection.
 
-They are synchronous (SQLAlchemy Core on a pooled connection) and run in the worker's thread pool. A
-refusal is a normal result (`Refusal`), not an error: the workflow turns it into the
-update's refusal. Errors (the database down) are retried by Temporal.
+They are synchronous (SQLAlchemy Core on a pooled connection) and run in the worker's
+thread pool. A refusal is a normal result (`Refusal`), not an error: the workflow turns it
+into the update's refusal. Errors (the database down) are retried by Temporal.
 """
 
 from __future__ import annotations
