@@ -29,7 +29,7 @@ from services.projection import apply_projection
 
 class ProgrammeActivities:
     def __init__(self, db: sessionmaker[Session]) -> None:
-        self.db = db
+        # Core on the sessionmaker's engine: the worker wires one pool for all activities.
         self.engine: Engine = db.kw["bind"]
 
     def _log(self, project_id: str) -> structlog.typing.FilteringBoundLogger:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from domain.catalogue import TASKS_2026
 from domain.decisions import Actor, Decision
 from domain.eligibility import UnitFacts, with_check_char
 from runtime.db import scratch_database, sessions
+from runtime.devserver import free_port
 from runtime.settings import Settings
 from runtime.temporal import SQLITE_PRAGMAS, temporal_cli
 from services.projects import decide, start_project
@@ -106,12 +106,6 @@ async def until_healthy(http: httpx.AsyncClient) -> None:
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError("the API did not start")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def main(projects: int, clients: int, reps: int) -> dict[str, object]:

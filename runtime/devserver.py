@@ -12,6 +12,13 @@ from domain import search_attributes as sa
 from runtime.temporal import SQLITE_PRAGMAS, temporal_cli
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)

@@ -264,21 +264,21 @@ def moves_places(record: DecisionRecord) -> bool:
 
 
 def follow_stage(
-    session: Session | Connection, project_id: str, stage: Stage, action: str,
+    db: Executor, project_id: str, stage: Stage, action: str,
 ) -> None:
     """What a stage change means for places and recommendations (called by the projection).
 
     Set-based statements, and none for the stages that change nothing: the projection
-    calls this for every record, and it was a measurable share of a lifecycle's cost."""
+    calls this for every record that `moves_places`, within its own transaction."""
     if stage in RELEASING_ENDS:
-        session.execute(update(Place).where(Place.project_id == project_id).values(
+        db.execute(update(Place).where(Place.project_id == project_id).values(
             released_at=func.coalesce(Place.released_at, datetime.now(UTC)), selected=False),
             execution_options=_UNSYNCED)
     elif stage in SELECTED_STAGES:
-        session.execute(update(Place).where(Place.project_id == project_id,
+        db.execute(update(Place).where(Place.project_id == project_id,
                                             Place.selected.is_(False)).values(selected=True),
                         execution_options=_UNSYNCED)
     if stage in RELEASING_ENDS or (action == "dissent" and stage is Stage.CITY_REVIEW) or (
         stage is Stage.RETURNED
     ):
-        session.execute(delete(Recommendation).where(Recommendation.project_id == project_id))
+        db.execute(delete(Recommendation).where(Recommendation.project_id == project_id))

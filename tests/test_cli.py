@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from runtime.devserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +26,7 @@ def test_diagram_command_prints_the_lifecycle_and_exits_0() -> None:
 
 
 def test_a_failing_command_exits_1_with_the_error() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     proc = gongfu("demo", env={"GONGFU_TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
     assert proc.returncode == 1
     assert "error:" in proc.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -23,6 +22,7 @@ from domain.clock import SHANGHAI
 from domain.decisions import Decision, DecisionOutcome
 from domain.stages import Stage
 from models import Project
+from runtime.devserver import free_port, port_open, start_dev_server
 from services.projects import decide
 from tests import support
 from tests.driver import Drive, Harness, next_close
@@ -39,12 +39,6 @@ PROJECTS = int(os.environ.get("GONGFU_FAULT_PROJECTS", "500"))
 ATTEMPT_SECONDS = 60
 PATIENCE_SECONDS = 540
 STEPS = ("submit", "county_approve", "city_return", "resubmit", "county_approve", "city_reject")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_worker(address: str, pg_url: str, queue: str = QUEUE) -> subprocess.Popen[bytes]:
@@ -68,15 +62,11 @@ class OwnServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        from runtime.devserver import start_dev_server
-
         self.proc = await start_dev_server(self.data_dir, "127.0.0.1", self.port,
                                            free_port())
         assert self.proc is not None, f"something else listens on {self.address}"
 
     async def kill(self) -> None:
-        from runtime.devserver import port_open
-
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
@@ -148,39 +138,66 @@ class Run:
             assert [r.action for r in log] == EXPECTED_LOG, d.project.project_id
 
 
+async def read_model_stages(ts: Harness, drives: list[Drive]) -> set[str]:
+    with ts.db() as s:
+        return {s.get(Project, d.project.project_id).stage for d in drives}  # type: ignore[union-attr]
+
+
+class KillRun:
+    """What both kill tests set up: a server of their own, PROJECTS projects on it, and
+    `gongfu worker` serving them; whatever is still running is killed at the end."""
+
+    def __init__(self, ts: Harness, pg_url: str, data_dir: Path, queue: str) -> None:
+        self.ts, self.pg_url, self.queue = ts, pg_url, queue
+        self.server = OwnServer(data_dir)
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def start_worker(self) -> None:
+        self.worker = start_worker(self.server.address, self.pg_url, self.queue)
+
+    def kill_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.send_signal(signal.SIGKILL)  # no goodbye, no flush
+            self.worker.wait(timeout=10)
+
+    async def __aenter__(self) -> Run:
+        await self.server.start()
+        try:
+            env = await self.server.client()
+            b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
+            drives = [await Drive.start(env, b, self.queue, self.ts.db)  # type: ignore[arg-type]
+                      for _ in range(PROJECTS)]
+            self.start_worker()
+        except BaseException:
+            self.server.stop()
+            raise
+        return Run(drives)
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.kill_worker()
+        self.server.stop()
+        log = self.server.data_dir / "temporal-server.log"
+        if kind is not None and log.exists():  # pytest shows it with the failure
+            print("temporal-server.log, last lines:",
+                  *log.read_text(errors="replace").splitlines()[-40:], sep="\n")
+
+
 async def test_sigkill_the_worker_mid_run_loses_and_doubles_nothing(
     ts: Harness, pg_url: str, tmp_path: Path,
 ) -> None:
-    server = OwnServer(tmp_path)
-    await server.start()
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        env = await server.client()
-        b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
-        drives = [await Drive.start(env, b, QUEUE, ts.db)  # type: ignore[arg-type]
-                  for _ in range(PROJECTS)]
-        worker = start_worker(server.address, pg_url)
-        run = Run(drives)
+    fault = KillRun(ts, pg_url, tmp_path, QUEUE)
+    async with fault as run:
         await run.until_a_third_answered()
-        worker.send_signal(signal.SIGKILL)  # mid-run: no goodbye, no flush
-        worker.wait(timeout=10)
+        fault.kill_worker()  # mid-run
         killed_at = run.answered
         await asyncio.sleep(1)
-        worker = start_worker(server.address, pg_url)
+        fault.start_worker()
         await run.finish_and_check(killed_at)
         for _ in range(100):  # the last projections may still be landing
-            with ts.db() as s:
-                stages = {s.get(Project, d.project.project_id).stage  # type: ignore[union-attr]
-                          for d in drives}
-            if stages == {"not_recommended"}:
+            if await read_model_stages(ts, run.drives) == {"not_recommended"}:
                 break
             await asyncio.sleep(0.1)
-        assert stages == {"not_recommended"}
-    finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=10)
-        server.stop()
+        assert await read_model_stages(ts, run.drives) == {"not_recommended"}
 
 
 async def test_dev_server_killed_and_restarted_mid_run_loses_nothing(
@@ -189,26 +206,13 @@ async def test_dev_server_killed_and_restarted_mid_run_loses_nothing(
     """The Temporal server itself (its own process, SQLite file, the command `gongfu run`
     uses) is SIGKILLed mid-run and started again on the same file; the worker and the
     clients reconnect and carry on."""
-    server = OwnServer(tmp_path)
-    await server.start()
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        env = await server.client()
-        b = support.batch("2026", next_close(datetime.now(SHANGHAI), days=10))
-        drives = [await Drive.start(env, b, "restart-projects", ts.db)  # type: ignore[arg-type]
-                  for _ in range(PROJECTS)]
-        worker = start_worker(server.address, pg_url, "restart-projects")
-        run = Run(drives)
+    fault = KillRun(ts, pg_url, tmp_path, "restart-projects")
+    async with fault as run:
         await run.until_a_third_answered()
-        await server.kill()
+        await fault.server.kill()
         killed_at = run.answered
-        await server.start()
+        await fault.server.start()
         await run.finish_and_check(killed_at)
-    finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=10)
-        server.stop()
 
 
 # -- PostgreSQL away during projection writes ------------------------------------------------
@@ -256,11 +260,6 @@ class CuttableLink:
                 self.links.discard(dst)
 
         await asyncio.gather(pump(r, uw), pump(ur, w))
-
-
-async def read_model_stages(ts: Harness, drives: list[Drive]) -> set[str]:
-    with ts.db() as s:
-        return {s.get(Project, d.project.project_id).stage for d in drives}  # type: ignore[union-attr]
 
 
 async def test_postgres_unreachable_during_projection_writes_then_restored(
