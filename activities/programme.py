@@ -19,18 +19,22 @@ from domain.messages import (
     CHECK_SUBMISSION,
     PROJECT_STATE,
     RESERVE_RECOMMENDATION,
+    ChainHead,
     Projection,
     RecommendationRequest,
 )
 from domain.refusals import Refusal
 from services.limits import check_submission, reserve_recommendation
-from services.projection import apply_projection
+from services.projection import apply_projection, one_statement, project_chained
 
 
 class ProgrammeActivities:
     def __init__(self, db: sessionmaker[Session]) -> None:
         # Core on the sessionmaker's engine: the worker wires one pool for all activities.
         self.engine: Engine = db.kw["bind"]
+        # The same pool, each checkout in autocommit: a one-statement projection needs no
+        # BEGIN and COMMIT round trips around it.
+        self.autocommit: Engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def _log(self, project_id: str) -> structlog.typing.FilteringBoundLogger:
         info = activity.info()
@@ -64,12 +68,19 @@ class ProgrammeActivities:
         return problem
 
     @activity.defn(name=PROJECT_STATE)
-    def project_state(self, projection: Projection) -> int:
-        with self.engine.begin() as conn:
-            new = apply_projection(conn, projection)
+    def project_state(self, projection: Projection) -> ChainHead:
+        """Returns the read model's head, which the workflow sends with its next
+        projection: most projections are then one statement (`project_chained`)."""
+        head = None
+        if one_statement(self.engine.dialect.name, projection):
+            with self.autocommit.connect() as conn:
+                head = project_chained(conn, projection)
+        if head is None:
+            with self.engine.begin() as conn:
+                head = apply_projection(conn, projection)
         self._log(projection.view.project_id).debug(
-            "projection.written", stage=projection.view.stage.value, new_records=new)
-        return new
+            "projection.written", stage=projection.view.stage.value, head_seq=head.seq)
+        return head
 
     def all(self) -> list[object]:
         return [self.check_submission, self.reserve_recommendation, self.project_state]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,30 +24,35 @@ from models import DecisionRow
 GENESIS = "0" * 64
 
 
-def content(row: DecisionRow) -> dict[str, Any]:
-    at = row.at.astimezone(UTC) if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-    return {
-        "project_id": row.project_id, "seq": row.seq, "request_id": row.request_id,
-        "action": row.action, "actor_user": row.actor_user, "actor_role": row.actor_role,
-        "actor_region": row.actor_region, "at": at.isoformat(), "reason": row.reason,
-        "evidence": list(row.evidence or []), "payload": row.payload or {},
-        "stage_before": row.stage_before, "stage_after": row.stage_after, "note": row.note,
-        "rule": row.rule,
-    }
+# The record's columns the hash covers: all but the chain's own two.
+HASHED = ("project_id", "seq", "request_id", "action", "actor_user", "actor_role",
+          "actor_region", "at", "reason", "evidence", "payload", "stage_before",
+          "stage_after", "note", "rule")
 
 
-def link(prev_hash: str, row: DecisionRow) -> str:
+def content(row: DecisionRow | Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical content of a record, from a stored row (verification) or from the
+    column values about to be inserted (the projection seals those, with no ORM object)."""
+    v = row if isinstance(row, Mapping) else {k: getattr(row, k) for k in HASHED}
+    at = v["at"].astimezone(UTC) if v["at"].tzinfo else v["at"].replace(tzinfo=UTC)
+    return {**{k: v[k] for k in HASHED}, "at": at.isoformat(),
+            "evidence": list(v["evidence"] or []), "payload": v["payload"] or {}}
+
+
+def link(prev_hash: str, row: DecisionRow | Mapping[str, Any]) -> str:
     canonical = json.dumps(content(row), sort_keys=True, ensure_ascii=False,
                            separators=(",", ":"))
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def seal(rows: list[DecisionRow], prev: str) -> None:
-    """Chain new rows (in seq order) onto the hash of the project's last stored record,
-    before they are inserted: one INSERT per record, no UPDATE after it."""
-    for row in sorted(rows, key=lambda r: r.seq):
-        row.prev_hash = prev
-        row.hash = prev = link(prev, row)
+def seal(rows: list[dict[str, Any]], prev: str) -> str:
+    """Chain new rows (column values, in seq order) onto the hash of the project's last
+    stored record before they are inserted, so no UPDATE follows the INSERT; returns the
+    new head's hash."""
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        row["prev_hash"] = prev
+        row["hash"] = prev = link(prev, row)
+    return prev
 
 
 class Verification(BaseModel):

@@ -36,9 +36,22 @@ class RecommendationRequest(BaseModel):
     rank: int
 
 
+class ChainHead(BaseModel):
+    """The last record the read model holds for a project: its seq and its hash.
+
+    The projection returns it and the workflow sends it back with the next projection,
+    so that the records can be sealed onto it without reading it from the database."""
+
+    seq: int
+    hash: str
+
+
 class Projection(BaseModel):
     view: ReadModelView
     records: list[DecisionRecord]  # those after the last projected sequence
+    # What the previous projection returned; None (the first projection, or a workflow
+    # whose earlier projections returned a count) makes the projection read it.
+    head: ChainHead | None = None
 
 
 # Activity names, shared by the workflow (caller) and the worker (implementations).

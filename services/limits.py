@@ -258,9 +258,15 @@ _UNSYNCED = {"synchronize_session": False}
 
 
 def moves_places(record: DecisionRecord) -> bool:
-    """Whether a record can change places or recommendations: only a stage change, or a
-    co-signer's dissent (which undoes a reservation without moving the stage)."""
-    return record.stage_after != record.stage_before or record.action == "dissent"
+    """Whether `follow_stage` has anything to do for a record: an end that releases the
+    places, a return, entering the selected stages (moving on within them changes
+    nothing), or a co-signer's dissent (which undoes a reservation without moving the
+    stage). Every other record's projection is one statement."""
+    before, after = record.stage_before, record.stage_after
+    if after == before:
+        return record.action == "dissent"
+    return (after in RELEASING_ENDS or after is Stage.RETURNED
+            or (after in SELECTED_STAGES and before not in SELECTED_STAGES))
 
 
 def follow_stage(

@@ -8,13 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.messages import Projection
+from audit.chain import verify
+from domain.messages import ChainHead, Projection
 from domain.roles import Role
 from domain.stages import Stage
 from domain.views import ReadModelView
 from models import DecisionRow, Place, Project, Unit
-from services.projection import apply_projection
+from services.limits import moves_places
+from services.projection import apply_projection, one_statement, project_chained
+from tests import support
 from tests.driver import Drive, Harness
+from tests.test_demo_database import record, view
+from tests.test_limits import new_batch, new_project
 from workflows.project import ProjectWorkflow
 
 
@@ -68,17 +73,22 @@ async def test_projection_after_a_complete_lifecycle_equals_the_workflow(ts: Har
         places = s.scalars(select(Place).where(Place.project_id == d.project.project_id)).all()
     assert len(places) == 2 and all(p.selected and p.released_at is None for p in places)
 
-    # The projection activity retried with everything: nothing changes.
+    # The projection activity retried with everything: nothing changes, and it answers
+    # with the stored head. So does the one-statement path, given the workflow's head.
+    head = ChainHead(seq=len(log), hash=decisions[-1]["hash"])
     with ts.db.begin() as s:
         again = Projection(view=ReadModelView.of(view), records=log)
-        assert apply_projection(s.connection(), again) == 0
+        assert apply_projection(s.connection(), again) == head
+    with ts.db.begin() as s:
+        behind = again.model_copy(update={"head": ChainHead(seq=10, hash=decisions[9]["hash"])})
+        assert project_chained(s.connection(), behind) is None
     assert rows(ts.db, d.project.project_id) == (project, decisions)
 
     # A stale projection (an earlier view with its records) cannot move the model back.
     old_view = view.model_copy(update={"stage": Stage.PUBLICITY, "stage_label_zh": "公示中"})
     with ts.db.begin() as s:
         stale = Projection(view=ReadModelView.of(old_view), records=log[:10])
-        apply_projection(s.connection(), stale)
+        assert apply_projection(s.connection(), stale) == head
     assert rows(ts.db, d.project.project_id) == (project, decisions)
 
 
@@ -125,3 +135,52 @@ async def test_quota_refuses_a_recommendation_beyond_it_r8(ts: Harness) -> None:
     await second.advance_to(b.close_at + timedelta(minutes=1))
     assert (await second.result()).stage is Stage.NOT_RECOMMENDED
 
+
+
+def test_one_statement_projection_moves_only_from_the_workflows_head(
+    db: sessionmaker[Session],
+) -> None:
+    """The workflow sends back the head its last projection returned; the records are
+    sealed onto it and go in with the row's move, in one statement, or not at all."""
+    pid = new_project(db, new_batch(db), support.unit("service_provider"))
+    log = [record(1, "submit", Stage.DRAFT, Stage.COUNTY_REVIEW),
+           record(2, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW),
+           record(3, "note", Stage.CITY_REVIEW, Stage.CITY_REVIEW)]
+    engine = db.kw["bind"]
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.begin() as conn:  # the first projection: no head yet
+        first = apply_projection(conn, Projection(view=view(pid, Stage.COUNTY_REVIEW),
+                                                  records=log[:1]))
+    assert first.seq == 1
+    second = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[1:2], head=first)
+    assert one_statement("postgresql", second) and not one_statement("sqlite", second)
+    with autocommit.connect() as conn:
+        after = project_chained(conn, second)
+    assert after is not None and after.seq == 2
+    with autocommit.connect() as conn:  # the same projection again: the row has moved
+        assert project_chained(conn, second) is None
+    with engine.begin() as conn:  # what the activity falls back to: the stored head
+        assert apply_projection(conn, second) == after
+    # A head the read model is not at (sent by a workflow that missed a commit, or a
+    # rebuilt read model): nothing is written.
+    wrong = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[2:], head=first)
+    with autocommit.connect() as conn:
+        assert project_chained(conn, wrong) is None
+    with db() as s:
+        project = s.get(Project, pid)
+        assert project is not None
+        assert (project.stage, project.projected_seq) == ("city_review", 2)
+        check = verify(s, pid, None)
+    assert check.chain_intact and check.records == 2
+
+
+def test_only_records_that_change_places_need_the_transaction() -> None:
+    """Entering the selected stages, an end that releases places, a return and a dissent
+    take the transactional path; moving on within the selected stages does not."""
+    assert moves_places(record(1, "concur", Stage.PROVINCIAL_REVIEW, Stage.SELECTED))
+    assert moves_places(record(1, "withdraw", Stage.COUNTY_REVIEW, Stage.WITHDRAWN))
+    assert moves_places(record(1, "return", Stage.COUNTY_REVIEW, Stage.RETURNED))
+    assert moves_places(record(1, "dissent", Stage.CITY_REVIEW, Stage.CITY_REVIEW))
+    assert not moves_places(record(1, "open_publicity", Stage.SELECTED, Stage.PUBLICITY))
+    assert not moves_places(record(1, "disburse", Stage.SUBSIDY, Stage.COMPLETED))
+    assert not moves_places(record(1, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW))

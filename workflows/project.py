@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PROJECT_STATE,
         PUBLICITY_PERIOD,
         RESERVE_RECOMMENDATION,
+        ChainHead,
         Projection,
         PublicityPeriod,
         PublicityRequest,
@@ -71,6 +72,7 @@ class ProjectWorkflow:
         self._published: dict[str, object] = {}
         self._notifications: list[asyncio.Task[None]] = []
         self._projected = 0  # decision records written to the read model
+        self._head: ChainHead | None = None  # the read model's last record, as last told
         info = workflow.info()
         self._log = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project.project_id,
@@ -223,11 +225,16 @@ class ProjectWorkflow:
         while True:
             await workflow.wait_condition(lambda: self._projected < len(self._state.log))
             upto = len(self._state.log)
-            await workflow.execute_local_activity(
+            head = await workflow.execute_local_activity(
                 PROJECT_STATE,
                 Projection(view=self._state.read_model(workflow.now()),
-                           records=self._state.log[self._projected:upto]),
+                           records=self._state.log[self._projected:upto], head=self._head),
+                result_type=ChainHead | int,  # type: ignore[arg-type]
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_PROJECTION_RETRY)
+            # Histories recorded before the projection returned its head hold a count of
+            # new records here; replayed, they leave the head unknown, so the next
+            # projection reads it from the database. Commands are the same either way.
+            self._head = head if isinstance(head, ChainHead) else None
             self._projected = upto
 
     async def _publicity_period(self, decision: Decision) -> PublicityPeriod:
