@@ -37,6 +37,7 @@ def build_worker(
     activity_threads: int | None = None,
 ) -> Worker:
     cfg = settings()
+    sandbox.precompile([ProjectWorkflow])
     return Worker(
         client,
         task_queue=task_queue or cfg.task_queue,

@@ -43,6 +43,7 @@ class ReplayProof(BaseModel):
 async def replay_proof(
     history: WorkflowHistory, workflows: tuple[type, ...] = (ProjectWorkflow,)
 ) -> ReplayProof:
+    sandbox.precompile(workflows)
     replayer = Replayer(workflows=list(workflows), data_converter=pydantic_data_converter,
                         workflow_runner=sandbox.runner())
     t0 = time.perf_counter()

@@ -25,6 +25,7 @@ def size(history: WorkflowHistory) -> dict[str, float]:
 
 
 async def floor_replay(history: WorkflowHistory) -> float:
+    sandbox.precompile([FloorWorkflow])
     replayer = Replayer(workflows=[FloorWorkflow], data_converter=pydantic_data_converter,
                         workflow_runner=sandbox.runner())
     t0 = time.perf_counter()

@@ -146,6 +146,7 @@ def spawn_worker(st: Stack, queue: str, *, floor: bool = False,
 
 def floor_worker(client: Client, queue: str, cache: int = CACHE) -> Worker:
     """The floor's worker: the real worker's runner and cache, the floor's workflow."""
+    sandbox.precompile([FloorWorkflow])
     return Worker(client, task_queue=queue, workflows=[FloorWorkflow],
                   activities=[floor_activity, floor_local_activity],
                   workflow_runner=sandbox.runner(), max_cached_workflows=cache)
