@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from audit.replay import replay_proof
@@ -36,3 +37,28 @@ async def test_recorded_history_replays_to_the_same_stages_and_end(scenario: str
     assert proof.end["rule"] == expected["end"]["rule"]
     print(f"{scenario}: {proof.events} events replayed in {proof.seconds * 1000:.0f} ms")
     assert any(e.kind == "decision" for e in timeline(history))
+
+
+def _projection_results(scenario: str) -> list[object]:
+    """What each projection returned, as the history's local-activity markers hold it."""
+    history = WorkflowHistory.from_json(INDEX[scenario]["workflow_id"],
+                                        (HISTORIES / f"{scenario}.json").read_text())
+    out = []
+    for e in history.events:
+        marker = e.marker_recorded_event_attributes
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED or "result" not in marker.details:
+            continue
+        data = json.loads(marker.details["data"].payloads[0].data)
+        if data.get("activity_type") == "project_state":
+            out.append(json.loads(marker.details["result"].payloads[0].data))
+    return out
+
+
+def test_both_forms_of_the_projections_result_are_recorded() -> None:
+    """The projection returned a count of new records, and now returns the chain head;
+    projects started before the change are still open for a year, so a history of each
+    form is kept and replayed (above)."""
+    before, after = _projection_results("complete_2026"), _projection_results("complete_2026_head")
+    assert before and all(isinstance(r, int) for r in before)
+    assert after and all(set(r) == {"seq", "hash"} for r in after)  # type: ignore[arg-type]
+    assert [r["seq"] for r in after] == sorted(r["seq"] for r in after)  # type: ignore[index]

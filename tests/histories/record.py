@@ -1,12 +1,16 @@
 """Record full lifecycle histories from real runs, for the replay test.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record                      # every scenario
+    .venv/bin/python -m tests.histories.record complete_2026 --suffix _head   # one, beside
 
 Runs each scenario on the time-skipping dev server with a worker and a PostgreSQL
 database of its own, and writes `<scenario>.json` (the history as Temporal exports it)
 beside this file plus `index.json` (the stages and end each must replay to). Re-record
 only when a change is meant to be incompatible, and then behind `workflow.patched`:
-the old files must keep replaying.
+the old files must keep replaying. With `--suffix`, the chosen scenarios are recorded
+beside the old files (`<scenario><suffix>.json`) and added to `index.json`, so a change in
+what the workflow records is kept in both forms: `complete_2026_head` is the complete
+lifecycle after the projection began to return the chain head.
 """
 
 from __future__ import annotations
@@ -101,24 +105,27 @@ SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
 }
 
 
-async def main() -> None:
+async def main(names: list[str], suffix: str) -> None:
     configure_logging("console", "warning")
     with scratch_database("gongfu_record") as url:
-        await record(url)
+        await record(url, names or list(SCENARIOS), suffix)
 
 
-async def record(url: str) -> None:
+async def record(url: str, names: list[str], suffix: str = "") -> None:
     engine = create_engine(url)
     env = await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False), dev_server_existing_path=temporal_cli(),
         search_attributes=sa.ALL, data_converter=pydantic_data_converter,
         dev_server_extra_args=["--dynamic-config-value",
                                "frontend.WorkflowTimeSkippingEnabled=true"])
-    index = {}
+    kept = names != list(SCENARIOS) or suffix  # the others stay as they were recorded
+    index = json.loads((HERE / "index.json").read_text()) if kept else {}
     try:
         async with build_worker(env.client, "record", db=sessions(engine)):
             harness = Harness(env, sessions(engine), "record")
-            for scenario, (preset, drive) in SCENARIOS.items():
+            for name in names:
+                preset, drive = SCENARIOS[name]
+                scenario = f"{name}{suffix}"
                 b = support.batch(preset, next_close(datetime.now(SHANGHAI)),
                                   batch_id=f"recorded-{scenario}")
                 d = await harness.start(batch=b, project_id=f"recorded-{scenario}")
@@ -139,6 +146,15 @@ async def record(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.histories.record")
+    parser.add_argument("names", nargs="*", metavar="scenario",
+                        help=f"any of {', '.join(SCENARIOS)}; default all")
+    parser.add_argument("--suffix", default="", help="record beside the old files")
+    args = parser.parse_args()
+    if unknown := sorted(set(args.names) - set(SCENARIOS)):
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    asyncio.run(main(args.names, args.suffix))
     sys.stdout.flush()
     os._exit(0)
