@@ -12,7 +12,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from audit.replay import replay_proof
-from bench.floor import FloorPlan, FloorWorkflow
+from bench.floor import FloorWorkflow
+from bench.floor_plan import FloorPlan
 from bench.lifecycle import plan_from_one_lifecycle
 from bench.report import Line, Result, spread
 from bench.world import Stack, floor_lifecycle, real_lifecycle, register_batch, run_all

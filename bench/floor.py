@@ -16,9 +16,7 @@ from temporalio import activity, workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from bench.floor_plan import FloorPhase, FloorPlan
-
-__all__ = ["FloorPhase", "FloorPlan", "FloorWorkflow", "floor_activity", "floor_local_activity"]
+    from bench.floor_plan import FloorPlan
 
 STEP = SearchAttributeKey.for_keyword("GfStage")
 TIMER = timedelta(days=1)

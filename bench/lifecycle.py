@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
-from bench.floor import FloorPlan
+from bench.floor_plan import FloorPlan
 from bench.report import Line, Result, spread
 from bench.world import (
     Stack,

@@ -29,7 +29,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.floor import FloorPlan, FloorWorkflow, floor_activity, floor_local_activity
+from bench.floor import FloorWorkflow, floor_activity, floor_local_activity
+from bench.floor_plan import FloorPlan
 from domain import search_attributes as sa
 from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
 from domain.catalogue import TASKS_2026

@@ -11,7 +11,7 @@ from google.protobuf.json_format import ParseDict
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 
-from bench.floor import FloorPlan
+from bench.floor_plan import FloorPlan
 from bench.world import (
     Stack,
     counties,

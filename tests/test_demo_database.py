@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.chain import verify
+from audit.chain import Verification, verify
 from domain.decisions import Actor, DecisionRecord
 from domain.messages import Projection
 from domain.roles import Role
@@ -50,6 +50,15 @@ def view(pid: str, stage: Stage) -> ReadModelView:
                          waiting_on=["county"], next_deadline=None)
 
 
+def stored(db: sessionmaker[Session], pid: str) -> tuple[str, int, Verification]:
+    """Where the read model stands for a project: its stage, its last projected seq, and
+    its hash chain checked."""
+    with db() as s:
+        project = s.get(Project, pid)
+        assert project is not None
+        return project.stage, project.projected_seq, verify(s, pid, None)
+
+
 def test_submission_recommendation_and_projection_run_on_sqlite(
     demo_db: sessionmaker[Session],
 ) -> None:
@@ -81,9 +90,6 @@ def test_submission_recommendation_and_projection_run_on_sqlite(
     with demo_db.begin() as s:  # stale: moves nothing back, answers with the stored head
         assert apply_projection(s.connection(), Projection(
             view=view(first, Stage.COUNTY_REVIEW), records=log[:1])) == head
-    with demo_db() as s:
-        project = s.get(Project, first)
-        assert project is not None
-        assert (project.stage, project.projected_seq) == ("city_review", 2)
-        check = verify(s, first, None)
+    stage, seq, check = stored(demo_db, first)
+    assert (stage, seq) == ("city_review", 2)
     assert check.chain_intact and check.records == 2

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.chain import verify
 from domain.messages import ChainHead, Projection
 from domain.roles import Role
 from domain.stages import Stage
@@ -18,7 +17,7 @@ from services.limits import moves_places
 from services.projection import apply_projection, one_statement, project_chained
 from tests import support
 from tests.driver import Drive, Harness
-from tests.test_demo_database import record, view
+from tests.test_demo_database import record, stored, view
 from tests.test_limits import new_batch, new_project
 from workflows.project import ProjectWorkflow
 
@@ -166,11 +165,8 @@ def test_one_statement_projection_moves_only_from_the_workflows_head(
     wrong = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[2:], head=first)
     with autocommit.connect() as conn:
         assert project_chained(conn, wrong) is None
-    with db() as s:
-        project = s.get(Project, pid)
-        assert project is not None
-        assert (project.stage, project.projected_seq) == ("city_review", 2)
-        check = verify(s, pid, None)
+    stage, seq, check = stored(db, pid)
+    assert (stage, seq) == ("city_review", 2)
     assert check.chain_intact and check.records == 2
 
 

@@ -8,7 +8,10 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,56 +29,54 @@ class TinyWorkflow:
 '''
 
 
-def test_precompile_leaves_bytecode_the_import_uses_instead_of_the_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = tmp_path / "tinyflows"
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """A workflow module in a package of its own, imported as PYTHONDONTWRITEBYTECODE=1
+    imports it: no bytecode written."""
+    name = f"tinyflows_{uuid.uuid4().hex[:8]}"
+    package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "tiny.py").write_text(WORKFLOW)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as PYTHONDONTWRITEBYTECODE=1
-    module = importlib.import_module("tinyflows.tiny")
-    try:
-        cached = [Path(importlib.util.cache_from_source(str(package / f)))
-                  for f in ("__init__.py", "tiny.py")]
-        assert not any(c.exists() for c in cached)
-
-        sandbox.precompile([module.TinyWorkflow])
-
-        assert all(c.exists() for c in cached)
-
-        def no_compiling(*args: object, **kwargs: object) -> None:
-            raise AssertionError("compiled from source")
-
-        # What the sandbox's import of the module does: the loader's get_code.
-        monkeypatch.setattr(importlib.machinery.SourceFileLoader, "source_to_code", no_compiling)
-        loader = importlib.machinery.SourceFileLoader("tinyflows.tiny", str(package / "tiny.py"))
-        assert loader.get_code("tinyflows.tiny") is not None
-    finally:
-        for name in ("tinyflows.tiny", "tinyflows"):
-            sys.modules.pop(name, None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    yield importlib.import_module(f"{name}.tiny")
+    for module in (f"{name}.tiny", name):
+        sys.modules.pop(module, None)
 
 
-def test_precompile_rewrites_bytecode_the_source_has_outdated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def bytecode(module: ModuleType) -> Path:
+    assert module.__file__ is not None
+    return Path(importlib.util.cache_from_source(module.__file__))
+
+
+def test_precompile_leaves_bytecode_the_import_uses_instead_of_the_source(
+    tiny: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    package = tmp_path / "tinyflows2"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    source = package / "tiny.py"
-    source.write_text(WORKFLOW)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module("tinyflows2.tiny")
-    try:
-        sandbox.precompile([module.TinyWorkflow])
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        before = cached.read_bytes()
-        source.write_text(WORKFLOW + "\nEDITED = True\n")
-        stat = source.stat()
-        os.utime(source, (stat.st_atime, stat.st_mtime + 10))  # an edit, later than the .pyc
-        sandbox.precompile([module.TinyWorkflow])
-        assert cached.read_bytes() != before
-    finally:
-        for name in ("tinyflows2.tiny", "tinyflows2"):
-            sys.modules.pop(name, None)
+    package = sys.modules[tiny.__name__.rsplit(".", 1)[0]]
+    assert not bytecode(tiny).exists() and not bytecode(package).exists()
+
+    sandbox.precompile([tiny.TinyWorkflow])
+
+    assert bytecode(tiny).exists() and bytecode(package).exists()
+
+    def no_compiling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled from source")
+
+    # What the sandbox's import of the module does: the loader's get_code.
+    monkeypatch.setattr(importlib.machinery.SourceFileLoader, "source_to_code", no_compiling)
+    assert tiny.__file__ is not None
+    loader = importlib.machinery.SourceFileLoader(tiny.__name__, tiny.__file__)
+    assert loader.get_code(tiny.__name__) is not None
+
+
+def test_precompile_rewrites_bytecode_the_source_has_outdated(tiny: ModuleType) -> None:
+    sandbox.precompile([tiny.TinyWorkflow])
+    before = bytecode(tiny).read_bytes()
+    assert tiny.__file__ is not None
+    source = Path(tiny.__file__)
+    source.write_text(WORKFLOW + "\nEDITED = True\n")
+    stat = source.stat()
+    os.utime(source, (stat.st_atime, stat.st_mtime + 10))  # an edit, later than the .pyc
+    sandbox.precompile([tiny.TinyWorkflow])
+    assert bytecode(tiny).read_bytes() != before
