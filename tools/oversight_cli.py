@@ -1,200 +1,443 @@
 """`gongfu ops …` for operators and `gongfu audit …` for auditors: the same answers as the
-API's /operator and /audit routes, in the terminal."""
+API's /operator and /audit routes, in the terminal.
+
+Each command fetches its rows (the services' pydantic models), then a `render_…` function
+turns them into text: a table when it fits the terminal (80 columns when piped), else one
+record per row, never a cell cut short; no colour unless stdout is a terminal; with
+`--json`, one JSON document (instants in +08:00). Rendering needs no server, so it is
+tested on its own (tests/test_cli_output.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
+from rich.text import Text
 
+from domain.stages import Stage
 from runtime.settings import settings
+from tools.tables import Column, instant, render, to_json, to_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+    from temporalio.client import Client, WorkflowHistory
+
+    from audit.archive import SweepReport
+    from audit.chain import Verification
+    from audit.replay import ReplayProof
+    from audit.timeline import TimelineEntry
+    from services.operator import (
+        ArchiveOverdue,
+        DeadlineRow,
+        ReadModelDifference,
+        StageCount,
+        Stuck,
+    )
 
 ops = typer.Typer(help="operators: stages, deadlines, histories, archive", no_args_is_help=True)
 audit = typer.Typer(help="auditors: timeline, replay proof, verification", no_args_is_help=True)
-console = Console()
+
+JSON = typer.Option(False, "--json", help="print one JSON document (instants in +08:00)")
+PROJECT = typer.Argument(..., help="project id (demo-2026-…) or its workflow id (project-…)")
+WORKFLOW_PREFIX = "project-"  # domain.batch.workflow_id_for
 
 
-async def _client_and_db():  # type: ignore[no-untyped-def]
+class CliError(Exception):
+    """A user's mistake, said in one line (Chinese / English) with exit status 1."""
+
+
+class UnknownProject(CliError, LookupError):
+    def __init__(self, text: str) -> None:
+        super().__init__(f"错误：没有项目“{text}” / error: no project {text!r} "
+                         "(give a project id, e.g. demo-2026-20261202-jn, or its workflow id, "
+                         "e.g. project-demo-2026-20261202-jn)")
+
+
+class NoHistory(CliError, LookupError):
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"错误：项目“{project_id}”没有流程历史（Temporal 与归档中均无）"
+                         f" / error: no workflow history for {project_id!r}, "
+                         "neither in Temporal nor in the archive")
+
+
+def project_id_of(text: str, known: Callable[[str], bool] | None = None) -> str:
+    """The project id that `text` names: the project id itself or its workflow id
+    (`project-<project id>`, domain.batch.workflow_id_for). With `known` (does this
+    project exist?), an exact project id wins over a stripped workflow id, and a text
+    that names no known project raises UnknownProject; without it, only the form is read."""
+    text = text.strip()
+    candidates = [text]
+    if text.startswith(WORKFLOW_PREFIX) and len(text) > len(WORKFLOW_PREFIX):
+        candidates.append(text.removeprefix(WORKFLOW_PREFIX))
+    if known is None:
+        if not text:
+            raise UnknownProject(text)
+        return candidates[-1]
+    for candidate in candidates:
+        if candidate and known(candidate):
+            return candidate
+    raise UnknownProject(text)
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering: rows in, text out.
+
+def _stage(value: str | None) -> str:
+    """A stage with its Chinese label: 'city_review 市级审核推荐'."""
+    if not value:
+        return ""
+    try:
+        return f"{value} {Stage(value).label_zh}"
+    except ValueError:
+        return value
+
+
+def _action(value: str) -> str:
+    from domain.lifecycle import ACTION_LABELS_ZH
+
+    label = ACTION_LABELS_ZH.get(value)
+    return f"{value} {label}" if label else value
+
+
+def _actor(e: TimelineEntry) -> str:
+    if e.actor is None:
+        return ""
+    return f"{e.actor.user_id} ({e.actor.role.value} {e.actor.role.label_zh} {e.actor.region})"
+
+
+STAGE_COLUMNS = (
+    Column("批次 batch", lambda r: r.batch),
+    Column("城市 city", lambda r: r.city),
+    Column("阶段 stage", lambda r: _stage(r.stage)),
+    Column("数量 count", lambda r: str(r.count), justify="right"),
+)
+DEADLINE_COLUMNS = (
+    Column("流程 workflow", lambda r: r.workflow_id),
+    Column("阶段 stage", lambda r: _stage(r.stage)),
+    Column("等待 waiting on", lambda r: ", ".join(r.waiting_on)),
+    Column("下一截止 next deadline", lambda r: instant(r.next_deadline)),
+    Column("已错过 missed", lambda r: "已错过 MISSED" if r.missed else ""),
+)
+ARCHIVE_COLUMNS = (
+    Column("流程 workflow", lambda r: r.workflow_id),
+    Column("逾期期次 overdue periods", lambda r: ", ".join(map(str, r.overdue_periods))),
+    Column("已交档案 archives filed", lambda r: str(r.archives_filed), justify="right"),
+)
+STUCK_COLUMNS = (
+    Column("流程 workflow", lambda r: r.workflow_id),
+    Column("类别 kind", lambda r: r.kind),
+    Column("尝试 attempt", lambda r: str(r.attempt), justify="right"),
+    Column("内容 what", lambda r: r.what),
+    Column("错误 error", lambda r: r.error),
+)
+READ_MODEL_COLUMNS = (
+    Column("项目 project", lambda r: r.project_id),
+    Column("流程阶段 workflow stage", lambda r: _stage(r.workflow_stage)),
+    Column("读模型阶段 read-model stage", lambda r: _stage(r.read_model_stage)),
+)
+TIMELINE_COLUMNS = (
+    Column("事件 event", lambda e: str(e.event_id), justify="right"),
+    Column("时间 time (+08:00)", lambda e: e.at),
+    Column("类别 kind", lambda e: e.kind),
+    Column("动作 action", lambda e: _action(e.action)),
+    Column("操作人 actor", _actor),
+    Column("阶段 stages", lambda e: (f"{_stage(e.stage_before)} → {_stage(e.stage_after)}"
+                                   if e.stage_after else "")),
+    Column("理由 reason", lambda e: e.reason),
+    Column("备注 note", lambda e: e.note),
+)
+
+NO_PROJECTS = "没有符合条件的项目 / no matching projects"
+NO_DEADLINES = "没有临近或已错过的截止时间 / no deadline near or missed"
+NO_ARCHIVES_OVERDUE = "没有过程档案逾期的项目 / no project has overdue process archives"
+NO_STUCK = "没有卡住的流程 / nothing is stuck"
+NO_DIFFERENCES = ("读模型与流程一致，没有差异 / no differences: the read model agrees with "
+                  "the workflows")
+NO_TIMELINE = ("该项目的历史中没有决定、计时器或截止时间变更 / no decisions, timers or deadline "
+               "changes in this project's history")
+
+
+def render_stages(rows: Sequence[StageCount], width: int = 80, as_json: bool = False,
+                  color_system: str | None = None) -> str:
+    return render(rows, STAGE_COLUMNS, width=width, as_json=as_json, empty=NO_PROJECTS,
+                  color_system=color_system)
+
+
+def render_deadlines(rows: Sequence[DeadlineRow], width: int = 80, as_json: bool = False,
+                     color_system: str | None = None) -> str:
+    return render(rows, DEADLINE_COLUMNS, width=width, as_json=as_json, empty=NO_DEADLINES,
+                  color_system=color_system)
+
+
+def render_archives_overdue(rows: Sequence[ArchiveOverdue], width: int = 80,
+                            as_json: bool = False, color_system: str | None = None) -> str:
+    return render(rows, ARCHIVE_COLUMNS, width=width, as_json=as_json,
+                  empty=NO_ARCHIVES_OVERDUE, color_system=color_system)
+
+
+def render_stuck(rows: Sequence[Stuck], width: int = 80, as_json: bool = False,
+                 color_system: str | None = None) -> str:
+    return render(rows, STUCK_COLUMNS, width=width, as_json=as_json, empty=NO_STUCK,
+                  color_system=color_system)
+
+
+def render_read_model(rows: Sequence[ReadModelDifference], width: int = 80,
+                      as_json: bool = False, color_system: str | None = None) -> str:
+    title = f"{len(rows)} 处差异 / {len(rows)} difference(s)" if rows else None
+    return render(rows, READ_MODEL_COLUMNS, width=width, as_json=as_json, empty=NO_DIFFERENCES,
+                  title=title, color_system=color_system)
+
+
+def render_timeline(entries: Sequence[TimelineEntry], project_id: str, source: str,
+                    width: int = 80, as_json: bool = False,
+                    color_system: str | None = None) -> str:
+    return render(entries, TIMELINE_COLUMNS, width=width, as_json=as_json, empty=NO_TIMELINE,
+                  title=f"{project_id} (来源 from {source})", color_system=color_system)
+
+
+def render_replay(proof: ReplayProof, project_id: str, source: str, width: int = 80,
+                  as_json: bool = False, color_system: str | None = None) -> str:
+    if as_json:
+        return to_json(proof) + "\n"
+    line = (f"{project_id} (history from {source}): {proof.summary()} "
+            f"[{proof.seconds * 1000:.0f} ms]")
+    return to_text(Text(line), width, color_system)
+
+
+def render_verify(v: Verification, width: int = 80, as_json: bool = False,
+                  color_system: str | None = None) -> str:
+    if as_json:
+        return to_json(v) + "\n"
+    chain = "intact" if v.chain_intact else f"broken at seq {v.first_broken_seq}"
+    agreement = {True: "matches the history", False: "DIFFERS from history",
+                 None: "no history to compare"}[v.matches_history]
+    lines = [f"{v.project_id}: {v.records} records; chain {chain}; {agreement}",
+             *(f"  {diff}" for diff in v.differences)]
+    return to_text(Text("\n".join(lines)), width, color_system)
+
+
+def render_sweep(report: SweepReport, width: int = 80, as_json: bool = False,
+                 color_system: str | None = None) -> str:
+    if as_json:
+        return to_json(report) + "\n"
+    return to_text(Text(f"archived {report.closed_archived} closed, snapshotted "
+                        f"{report.open_snapshots} open ({report.already_archived} already "
+                        "archived)"), width, color_system)
+
+
+# ---------------------------------------------------------------------------------------
+# Fetching, and the commands.
+
+def _screen() -> tuple[int, str | None]:
+    """stdout's width (80 when piped, unless COLUMNS says otherwise) and colour system
+    (None when piped: no ANSI codes)."""
+    console = Console()
+    return console.width, console.color_system if console.is_terminal else None
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _db() -> sessionmaker[Session]:
     from runtime.db import make_engine, sessions
+
+    cfg = settings()
+    return sessions(make_engine(cfg.database_url, cfg.db_pool_size))
+
+
+async def _client() -> Client:
     from runtime.temporal import connect
 
     cfg = settings()
-    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    return client, sessions(make_engine(cfg.database_url, cfg.db_pool_size))
+    return await connect(cfg.temporal_address, cfg.temporal_namespace)
 
 
-def run(coro) -> None:  # type: ignore[no-untyped-def]
+def _resolve(text: str, db: sessionmaker[Session]) -> str:
+    """The project id of `text` (project id or workflow id), asked of the programme
+    database, where every project is registered before its workflow starts."""
+    from models import Project
+
+    def known(project_id: str) -> bool:
+        with db() as s:
+            return s.get(Project, project_id) is not None
+
+    return project_id_of(text, known)
+
+
+async def _history(text: str) -> tuple[str, WorkflowHistory, str, sessionmaker[Session]]:
+    """(project id, its history, 'temporal' or 'archive', the database)."""
+    from audit.archive import load_history
+
+    db = _db()
+    project_id = _resolve(text, db)
+    found = await load_history(await _client(), db, project_id)
+    if found is None:
+        raise NoHistory(project_id)
+    return project_id, found[0], found[1], db
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a command through cli._finish (exit status 0, or 1 with the error); a user's
+    mistake (CliError) is said in its own one line, with no exception name."""
     from tools.cli import _finish
 
-    _finish(lambda: asyncio.run(coro))
+    def body() -> None:
+        try:
+            asyncio.run(coro)
+        except CliError as exc:
+            typer.echo(str(exc), err=True)
+            raise SystemExit(1) from None
+
+    _finish(body)
 
 
 @ops.command("stages")
-def ops_stages(batch: str = typer.Option(None, help="a batch id")) -> None:
+def ops_stages(batch: str = typer.Option(None, help="a batch id"), json: bool = JSON) -> None:
     """Projects by batch × city × stage, from Temporal's visibility."""
     async def go() -> None:
         from services.operator import stage_counts
 
-        client, _ = await _client_and_db()
-        table = Table("batch", "city", "stage", "count")
-        for row in await stage_counts(client, batch):
-            table.add_row(row.batch, row.city, row.stage, str(row.count))
-        console.print(table)
+        rows = await stage_counts(await _client(), batch)
+        width, colour = _screen()
+        _emit(render_stages(rows, width, json, colour))
 
     run(go())
 
 
 @ops.command("deadlines")
 def ops_deadlines(hours: int = typer.Option(72, help="look this far ahead"),
-                  batch: str = typer.Option(None, help="a batch id")) -> None:
+                  batch: str = typer.Option(None, help="a batch id"),
+                  json: bool = JSON) -> None:
     """Open projects whose next deadline is near, or missed (a timer that did not fire)."""
     async def go() -> None:
         from services.operator import deadlines
 
-        client, _ = await _client_and_db()
-        table = Table("workflow", "stage", "waiting on", "next deadline", "missed")
-        for r in await deadlines(client, timedelta(hours=hours), batch):
-            table.add_row(r.workflow_id, r.stage, ",".join(r.waiting_on),
-                          r.next_deadline.isoformat(), "MISSED" if r.missed else "")
-        console.print(table)
+        rows = await deadlines(await _client(), timedelta(hours=hours), batch)
+        width, colour = _screen()
+        _emit(render_deadlines(rows, width, json, colour))
 
     run(go())
 
 
 @ops.command("archives-overdue")
-def ops_archives_overdue(batch: str = typer.Option(None, help="a batch id")) -> None:
+def ops_archives_overdue(batch: str = typer.Option(None, help="a batch id"),
+                         json: bool = JSON) -> None:
     """Projects in implementation whose process archives are overdue (R15)."""
     async def go() -> None:
         from services.operator import archives_overdue
 
-        client, _ = await _client_and_db()
-        table = Table("workflow", "overdue periods", "archives filed")
-        for r in await archives_overdue(client, batch):
-            table.add_row(r.workflow_id, ", ".join(map(str, r.overdue_periods)),
-                          str(r.archives_filed))
-        console.print(table)
+        rows = await archives_overdue(await _client(), batch)
+        width, colour = _screen()
+        _emit(render_archives_overdue(rows, width, json, colour))
 
     run(go())
 
 
 @ops.command("stuck")
-def ops_stuck() -> None:
+def ops_stuck(json: bool = JSON) -> None:
     """Open projects whose workflow task keeps failing or whose activities keep retrying."""
     async def go() -> None:
         from services.operator import stuck
 
-        client, _ = await _client_and_db()
-        table = Table("workflow", "kind", "attempt", "what", "error")
-        for r in await stuck(client):
-            table.add_row(r.workflow_id, r.kind, str(r.attempt), r.what, r.error[:120])
-        console.print(table)
+        rows = await stuck(await _client())
+        width, colour = _screen()
+        _emit(render_stuck(rows, width, json, colour))
 
     run(go())
 
 
 @ops.command("read-model")
 def ops_read_model(batch: str = typer.Option(None, help="a batch id"),
-                   sample: int = typer.Option(None, help="check only this many projects")) -> None:
+                   sample: int = typer.Option(None, help="check only this many projects"),
+                   json: bool = JSON) -> None:
     """Compare the read model's stages with the workflows'; print the differences."""
     async def go() -> None:
         from services.operator import compare_read_model
 
-        client, db = await _client_and_db()
-        diffs = await compare_read_model(client, db, batch, sample)
-        for d in diffs:
-            console.print(f"{d.project_id}: workflow {d.workflow_stage}, "
-                          f"read model {d.read_model_stage}")
-        console.print(f"{len(diffs)} difference(s)")
+        rows = await compare_read_model(await _client(), _db(), batch, sample)
+        width, colour = _screen()
+        _emit(render_read_model(rows, width, json, colour))
 
     run(go())
 
 
 @ops.command("history")
-def ops_history(project: str) -> None:
-    """A project's raw workflow history (JSON), from Temporal or the archive."""
+def ops_history(project: str = PROJECT,
+                json: bool = typer.Option(False, "--json", help="accepted for uniformity: "
+                                          "the history is always JSON")) -> None:
+    """A project's raw workflow history (JSON, as Temporal exports it), from Temporal or
+    the archive."""
     async def go() -> None:
-        from audit.archive import load_history
-
-        client, db = await _client_and_db()
-        found = await load_history(client, db, project)
-        if found is None:
-            raise LookupError(f"no history for {project}")
-        print(found[0].to_json())
+        _, history, _, _ = await _history(project)
+        _emit(history.to_json() + "\n")
 
     run(go())
 
 
 @ops.command("archive")
 def ops_archive(snapshot_days: int = typer.Option(30, help="refresh open projects' snapshots "
-                                                  "older than this")) -> None:
+                                                  "older than this"),
+                json: bool = JSON) -> None:
     """Archive closed projects' histories into PostgreSQL; snapshot long-open ones."""
     async def go() -> None:
-        from audit.archive import archive_one
+        from rich.progress import Progress
+
+        from audit.archive import SweepReport, archive_one
         from models import HistoryArchive
 
-        client, db = await _client_and_db()
+        client, db = await _client(), _db()
         with db() as s:
             final = {r.workflow_id for r in s.query(HistoryArchive).filter(
                 HistoryArchive.closed.is_(True))}
-        ids = [wf.id async for wf in client.list_workflows("WorkflowType = 'ProjectWorkflow'")
-               if wf.id not in final]
+        listed = [wf.id async for wf in client.list_workflows("WorkflowType = 'ProjectWorkflow'")]
+        ids = [wid for wid in listed if wid not in final]
         closed = 0
-        with Progress(console=console) as progress:
+        progress_console = Console(stderr=True)  # stdout stays the result alone
+        with Progress(console=progress_console,
+                      disable=not progress_console.is_terminal) as progress:
             task = progress.add_task("archiving histories", total=len(ids))
             for wid in ids:
                 closed += await archive_one(client, db, wid)
                 progress.advance(task)
-        console.print(f"archived {closed} closed, snapshotted {len(ids) - closed} open")
+        report = SweepReport(closed_archived=closed, open_snapshots=len(ids) - closed,
+                             already_archived=len(listed) - len(ids))
+        width, colour = _screen()
+        _emit(render_sweep(report, width, json, colour))
 
     run(go())
 
 
-def _history(project: str):  # type: ignore[no-untyped-def]
-    async def load():  # type: ignore[no-untyped-def]
-        from audit.archive import load_history
-
-        client, db = await _client_and_db()
-        found = await load_history(client, db, project)
-        if found is None:
-            raise LookupError(f"no history for {project}")
-        return found[0], found[1], db
-
-    return load()
-
-
 @audit.command("timeline")
-def audit_timeline(project: str) -> None:
+def audit_timeline(project: str = PROJECT, json: bool = JSON) -> None:
     """Each decision with actor, time, stage before → after, reason; each timer fired."""
     async def go() -> None:
         from audit.timeline import timeline
 
-        history, source, _ = await _history(project)
-        table = Table("event", "time (+08:00)", "kind", "action", "actor", "stages", "reason",
-                      title=f"{project} (from {source})")
-        for e in timeline(history):
-            actor = f"{e.actor.user_id} ({e.actor.role.value} {e.actor.region})" if e.actor else ""
-            stages = f"{e.stage_before} → {e.stage_after}" if e.stage_after else ""
-            table.add_row(str(e.event_id), e.at, e.kind, e.action, actor, stages,
-                          e.reason or e.note)
-        console.print(table)
+        project_id, history, source, _ = await _history(project)
+        width, colour = _screen()
+        _emit(render_timeline(timeline(history), project_id, source, width, json, colour))
 
     run(go())
 
 
 @audit.command("replay")
-def audit_replay(project: str) -> None:
-    """Replay the recorded history against the current code: same stages, same end?"""
+def audit_replay(project: str = PROJECT, json: bool = JSON) -> None:
+    """Replay the recorded history against the current code: same stages, same end?
+    Exit status 1 if it diverges."""
     async def go() -> None:
         from audit.replay import replay_proof
 
-        history, source, _ = await _history(project)
+        project_id, history, source, _ = await _history(project)
         proof = await replay_proof(history)
-        console.print(f"{project} (history from {source}): {proof.summary()} "
-                      f"[{proof.seconds * 1000:.0f} ms]")
+        width, colour = _screen()
+        _emit(render_replay(proof, project_id, source, width, json, colour))
         if not proof.replays:
             raise SystemExit(1)
 
@@ -202,19 +445,17 @@ def audit_replay(project: str) -> None:
 
 
 @audit.command("verify")
-def audit_verify(project: str) -> None:
-    """Recompute the stored decisions' hash chain and compare them with the history."""
+def audit_verify(project: str = PROJECT, json: bool = JSON) -> None:
+    """Recompute the stored decisions' hash chain and compare them with the history.
+    Exit status 1 if either fails."""
     async def go() -> None:
         from audit.chain import verify
 
-        history, _, db = await _history(project)
+        project_id, history, _, db = await _history(project)
         with db() as s:
-            v = verify(s, project, history)
-        console.print(f"{project}: {v.records} records; chain "
-                      f"{'intact' if v.chain_intact else f'broken at seq {v.first_broken_seq}'}; "
-                      f"{'matches the history' if v.matches_history else 'DIFFERS from history'}")
-        for diff in v.differences:
-            console.print(f"  {diff}")
+            v = verify(s, project_id, history)
+        width, colour = _screen()
+        _emit(render_verify(v, width, json, colour))
         if not v.ok:
             raise SystemExit(1)
 
