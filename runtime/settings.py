@@ -7,15 +7,30 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GONGFU_", env_file=".env", extra="ignore")
+    # Errors name the setting, never its value (the database URL and API key are secrets).
+    model_config = SettingsConfigDict(env_prefix="GONGFU_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port")
     temporal_namespace: str = Field("default", description="Temporal namespace")
+    temporal_tls: bool = Field(False, description="connect to the Temporal frontend over TLS "
+                               "(required by the other GONGFU_TEMPORAL_TLS_* and the API key)")
+    temporal_tls_ca_path: Path | None = Field(None, description="PEM CA that signed the "
+                                              "frontend's certificate (unset: system roots)")
+    temporal_tls_cert_path: Path | None = Field(None, description="mTLS: this client's PEM "
+                                                "certificate (with GONGFU_TEMPORAL_TLS_KEY_PATH)")
+    temporal_tls_key_path: Path | None = Field(None, description="mTLS: this client's PEM "
+                                               "private key (with GONGFU_TEMPORAL_TLS_CERT_PATH)")
+    temporal_tls_server_name: str | None = Field(None, description="name the frontend's "
+                                                 "certificate must carry, when not the host of "
+                                                 "GONGFU_TEMPORAL_ADDRESS (also sent as SNI)")
+    temporal_api_key: SecretStr | None = Field(None, description="API key sent as a bearer "
+                                               "token to Temporal (needs GONGFU_TEMPORAL_TLS)")
     task_queue: str = Field("gongfu-projects", description="task queue of the project workers")
     data_dir: Path = Field(Path("data"), description="`gongfu run` only: the dev server's "
                            "SQLite file and logs")
@@ -36,6 +51,41 @@ class Settings(BaseSettings):
                                              "memory between tasks (memory vs. replay work)")
     log_format: str = Field("console", description="console | json")
     log_level: str = Field("info", description="debug | info | warning | error")
+
+    @field_validator("temporal_tls_ca_path", "temporal_tls_cert_path", "temporal_tls_key_path",
+                     "temporal_tls_server_name", "temporal_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`GONGFU_TEMPORAL_TLS_CA_PATH=` (as compose passes an unset variable) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _temporal_tls_is_consistent(self) -> Settings:
+        """Half a TLS configuration is refused here, at start, rather than met as a
+        plaintext connection or a handshake failure later."""
+        problems: list[str] = []
+        cert, key = self.temporal_tls_cert_path, self.temporal_tls_key_path
+        if (cert is None) != (key is None):
+            problems.append("GONGFU_TEMPORAL_TLS_CERT_PATH and GONGFU_TEMPORAL_TLS_KEY_PATH "
+                            "go together (mTLS needs the certificate and its key)")
+        if not self.temporal_tls:
+            given = [f"GONGFU_{name.upper()}" for name in _NEEDS_TLS
+                     if getattr(self, name) not in (None, "")]
+            if given:
+                problems.append(f"{', '.join(given)} set but GONGFU_TEMPORAL_TLS is false: "
+                                "set GONGFU_TEMPORAL_TLS=true (an API key or client "
+                                "certificate is never sent over a plaintext connection)")
+        for name in ("temporal_tls_ca_path", "temporal_tls_cert_path", "temporal_tls_key_path"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                problems.append(f"GONGFU_{name.upper()}={path}: no such file")
+        if problems:
+            raise ValueError("inconsistent Temporal TLS settings: " + "; ".join(problems))
+        return self
+
+
+_NEEDS_TLS = ("temporal_tls_ca_path", "temporal_tls_cert_path", "temporal_tls_key_path",
+              "temporal_tls_server_name", "temporal_api_key")
 
 
 @lru_cache(maxsize=1)
