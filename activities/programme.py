@@ -69,17 +69,28 @@ class ProgrammeActivities:
 
     @activity.defn(name=PROJECT_STATE)
     def project_state(self, projection: Projection) -> ChainHead:
-        """Returns the read model's head, which the workflow sends with its next
-        projection: most projections are then one statement (`project_chained`)."""
+        """Make the read model equal to the workflow's state (`services.projection`).
+
+        A local activity: it may run inside a workflow task that is never committed, so
+        what it writes may be for a history that never was; the committed projection at
+        the same point replaces it. Returns the read model's head, which the workflow
+        sends with its next projection: most projections are then one statement."""
         head = None
         if one_statement(self.engine.dialect.name, projection):
             with self.autocommit.connect() as conn:
                 head = project_chained(conn, projection)
+        log = self._log(projection.view.project_id)
         if head is None:
             with self.engine.begin() as conn:
-                head = apply_projection(conn, projection)
-        self._log(projection.view.project_id).debug(
-            "projection.written", stage=projection.view.stage.value, head_seq=head.seq)
+                written = apply_projection(conn, projection)
+            head = written.head
+            if written.removed:
+                log.warning("projection.repaired", replaced_seqs=written.removed,
+                            inserted_seqs=written.inserted, number=projection.number)
+            elif head.resend:
+                log.warning("projection.diverged", head_seq=head.seq, number=projection.number)
+        log.debug("projection.written", stage=projection.view.stage.value, head_seq=head.seq,
+                  number=projection.number)
         return head
 
     def all(self) -> list[object]:

@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.types import Scope
 
 from api import errors
+from api.auth import decode_token
+from api.middleware import Idempotency, RequestGuard, who_from_token
 from api.routers import batches, decisions, oversight, projects, units
 from api.state import AppState, StateDep
 from runtime.db import make_engine, sessions
 from runtime.settings import Settings, settings
-from runtime.temporal import connect
+from runtime.temporal import connect_with
 
 DESCRIPTION = """
 工赋百景 揭榜挂帅 项目全生命周期 API. Every decision of every role is an endpoint
@@ -25,8 +27,23 @@ workflow validates it and refuses it with the rule it breaks (R1…R18, LIFECYCL
 JURISDICTION, INPUT, IDEMPOTENCY), in Chinese and English.
 
 Authenticate with a bearer token (`gongfu token --role city --region 3701 --user u1`).
-Send an `Idempotency-Key` with every change: a retry with the same key returns the first
-answer and changes nothing.
+
+**Idempotency.** Every change (POST, PUT, PATCH, DELETE) accepts an `Idempotency-Key`
+header (1-100 printable ASCII characters, scoped to the caller). The first answer is kept:
+the same key with the same request returns it again (header `Idempotent-Replayed: true`)
+and changes nothing, in any API process and after restarts; the same key with a
+different request is refused with 409 `IDEMPOTENCY`; while the first is still being
+answered, a retry gets 409 with `Retry-After`. A change sent without a key is a new
+request each time: send a key whenever you may retry. Answers that ask for a retry (429,
+503) are not kept.
+
+**Limits.** A JSON body is at most 2 MB and nested at most 32 levels; one decision's
+`payload` is at most 16 KB; uploads at most the configured size (50 MB by default).
+Beyond them: 413 or 422, before anything changes. Temporal admits a limited number of
+decisions in flight per project: beyond it the answer is 429 with `Retry-After`; retry
+with the same key.
+
+**Time.** Every instant in an answer is ISO 8601 with the +08:00 offset (Asia/Shanghai).
 """
 
 
@@ -43,7 +60,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state is None:
             c = cfg or settings()
-            client = await connect(c.temporal_address, c.temporal_namespace)
+            client = await connect_with(c)
             db = sessions(make_engine(c.database_url, c.db_pool_size))
             app.state.gongfu = AppState(client=client, db=db, settings=c,
                                         task_queue=c.task_queue)
@@ -55,19 +72,14 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
         app.state.gongfu = state
     errors.install(app)
 
-    @app.middleware("http")
-    async def refuse_nul(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """NUL can reach no database or file: refuse it anywhere in a request (422)."""
-        raw = (request.url.path + "?" + request.url.query).lower()
-        body = b""
-        if request.headers.get("content-type", "").startswith("application/json"):
-            body = await request.body()
-        if "%00" in raw or "\x00" in raw or b"\\u0000" in body or b"\x00" in body:
-            return JSONResponse(status_code=422, content=errors.ErrorBody(
-                status=422, rule="INPUT", kind="input",
-                message_zh="请求中含有不允许的控制字符（NUL）",
-                message_en="the request contains a NUL character").model_dump())
-        return await call_next(request)
+    def who(scope: Scope) -> str | None:
+        settings_ = scope["app"].state.gongfu.settings
+        return who_from_token(lambda t: decode_token(t, settings_.token_secret).user_id)(scope)
+
+    app.add_middleware(Idempotency, who=who, db=lambda scope: scope["app"].state.gongfu.db)
+    limits = state.settings if state is not None else (cfg or settings())
+    upload_limit = (limits.max_document_mb + 1) * 1024 * 1024
+    app.add_middleware(RequestGuard, max_upload_bytes=upload_limit)
     for r in (projects.router, decisions.router, batches.router, units.router, oversight.router):
         app.include_router(r)
 

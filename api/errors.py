@@ -10,11 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.service import RPCError
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
-from domain.refusals import Refusal, RefusalKind, Refused, refusal
+from domain.refusals import Refusal, RefusalKind, Refused, describe_error, refusal
+from domain.roles import Role
 
 STATUS: dict[RefusalKind, int] = {
+    RefusalKind.AUTH: 401,
     RefusalKind.ROLE: 403,
     RefusalKind.JURISDICTION: 403,
     RefusalKind.STAGE: 409,
@@ -22,7 +25,12 @@ STATUS: dict[RefusalKind, int] = {
     RefusalKind.RULE: 409,
     RefusalKind.INPUT: 422,
     RefusalKind.IDEMPOTENCY: 409,
+    RefusalKind.BUSY: 429,
+    RefusalKind.UNAVAILABLE: 503,
 }
+# What a 404 names, in both languages (the English message carries no Chinese noun).
+NOUNS: dict[str, str] = {"项目": "project", "批次": "batch", "单位": "unit", "城市": "city",
+                         "流程历史": "workflow history"}
 
 
 class ErrorBody(BaseModel):
@@ -47,31 +55,57 @@ class ApiError(Exception):
 def unauthorized(
     zh: str = "未登录或令牌无效", en: str = "missing or invalid bearer token"
 ) -> ApiError:
-    return ApiError(401, refusal("AUTH", RefusalKind.ROLE, zh, en))
+    return ApiError(401, refusal("AUTH", RefusalKind.AUTH, zh, en))
 
 
-def forbidden_role(role: str, what: str) -> ApiError:
-    return ApiError(403, refusal("ROLE", RefusalKind.ROLE, f"当前角色无权执行：{what}",
-                                 f"the role {role} may not {what}"))
+def forbidden_role(role: str, what_en: str, what_zh: str | None = None) -> ApiError:
+    """`what_en`: a verb phrase ("register units"), `what_zh` its Chinese."""
+    zh_role = Role(role).label_zh if role in Role._value2member_map_ else role
+    return ApiError(403, refusal("ROLE", RefusalKind.ROLE,
+                                 f"{zh_role}无权执行此操作：{what_zh or what_en}",
+                                 f"the role {role} may not {what_en}"))
 
 
 def not_found(what: str, key: str) -> ApiError:
-    """Also for things outside the caller's jurisdiction, so existence is not leaked."""
+    """Also for things outside the caller's jurisdiction, so existence is not leaked.
+    `what` is the Chinese noun (NOUNS gives its English)."""
     return ApiError(404, refusal("NOT_FOUND", RefusalKind.JURISDICTION, f"未找到{what}：{key}",
-                                 f"no {what} {key} (or not in your jurisdiction)"))
+                                 f"no {NOUNS[what]} {key} (or not in your jurisdiction)"))
 
 
 def bad_input(zh: str, en: str, rule: str = "INPUT") -> ApiError:
     return ApiError(422, refusal(rule, RefusalKind.INPUT, zh, en))
 
 
-def _body(status: int, r: Refusal) -> JSONResponse:
-    return JSONResponse(status_code=status, content=ErrorBody(
+def _body(status: int, r: Refusal, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, headers=headers, content=ErrorBody(
         status=status, rule=r.rule, kind=r.kind.value, message_zh=r.message_zh,
         message_en=r.message_en, allowed=r.allowed).model_dump())
 
 
+def error_response(status: int, rule: str, kind: RefusalKind, zh: str, en: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error shape, for middleware that answers before any route runs."""
+    return _body(status, refusal(rule, kind, zh, en), headers)
+
+
+# Errors the framework raises before a handler runs, by status: (rule, zh, en).
+_HTTP: dict[int, tuple[str, str, str]] = {
+    400: ("INPUT", "请求内容无法解析", "the request body could not be parsed"),
+    401: ("AUTH", "未登录或令牌无效", "missing or invalid bearer token"),
+    403: ("ROLE", "无权访问", "forbidden"),
+    404: ("NOT_FOUND", "未找到该接口或资源", "no such endpoint or resource"),
+    405: ("METHOD", "该接口不支持此请求方法", "this endpoint does not accept this method"),
+    406: ("INPUT", "无法提供所请求的格式", "the requested format is not available"),
+    413: ("INPUT", "请求内容过大", "the request is too large"),
+    415: ("INPUT", "不支持的内容类型", "unsupported content type"),
+}
+RETRY_AFTER_SECONDS = 2
+
+
 def install(app: FastAPI) -> None:
+    log = structlog.get_logger()
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _body(exc.status, exc.refusal)
@@ -83,37 +117,74 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        return _body(422, refusal("INPUT", RefusalKind.INPUT,
-                                  f"请求内容不符合要求：{where}：{first.get('msg')}",
-                                  f"invalid request: {where}: {first.get('msg')}"))
+        zh, en = describe_error(errors[0] if errors else {"type": "value_error"})
+        return _body(422, refusal("INPUT", RefusalKind.INPUT, f"请求内容不符合要求：{zh}",
+                                  f"invalid request: {en}"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        rule = {401: "AUTH", 404: "NOT_FOUND", 405: "METHOD"}.get(exc.status_code, "HTTP")
-        return _body(exc.status_code, refusal(rule, RefusalKind.INPUT, str(exc.detail),
-                                              str(exc.detail)))
+        rule, zh, en = _HTTP.get(exc.status_code, ("HTTP", "请求无法处理", "the request "
+                                                   "cannot be handled"))
+        kind = {401: RefusalKind.AUTH, 403: RefusalKind.ROLE, 404: RefusalKind.JURISDICTION
+                }.get(exc.status_code, RefusalKind.INPUT)
+        return _body(exc.status_code, refusal(rule, kind, zh, en),
+                     dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
         # A value the schemas let through but the database cannot hold: the caller's input.
-        structlog.get_logger().warning("api.data_error", error=str(exc.orig)[:200])
+        log.warning("api.data_error", error=str(exc.orig)[:200])
         return _body(422, refusal("INPUT", RefusalKind.INPUT,
                                   "数据不符合存储要求（过长或格式错误）",
                                   "a value is too long or malformed for storage"))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        structlog.get_logger().warning("api.integrity_error", error=str(exc.orig)[:200])
+        log.warning("api.integrity_error", error=str(exc.orig)[:200])
         return _body(409, refusal("CONFLICT", RefusalKind.RULE,
                                   "数据冲突（可能已存在或正被同时修改）",
                                   "a conflicting record exists or was written at the same time"))
 
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
-        structlog.get_logger().error("api.temporal_unavailable", error=str(exc))
-        return _body(503, refusal("UNAVAILABLE", RefusalKind.RULE,
-                                  "流程服务暂时不可用，请稍后使用同一幂等键重试",
-                                  "the workflow service is unavailable; retry with the same "
+        return temporal_error(exc)
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _update_timeout(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError,
+                              ) -> JSONResponse:
+        log.warning("api.update_timed_out", error=str(exc)[:200])
+        return unavailable()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("api.unexpected_error", error_type=type(exc).__name__, error=str(exc)[:300])
+        return _body(500, refusal("INTERNAL", RefusalKind.UNAVAILABLE,
+                                  "系统内部错误，已记录；请稍后使用同一幂等键重试",
+                                  "internal error, logged; retry later with the same "
                                   "Idempotency-Key"))
+
+
+def unavailable() -> JSONResponse:
+    return _body(503, refusal("UNAVAILABLE", RefusalKind.UNAVAILABLE,
+                              "流程服务暂时不可用，请稍后使用同一幂等键重试",
+                              "the workflow service is unavailable; retry with the same "
+                              "Idempotency-Key"),
+                 {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def busy() -> JSONResponse:
+    """Temporal admits a limited number of updates in flight per workflow (10 by
+    default): beyond it, the project is busy, not the service down."""
+    return _body(429, refusal("BUSY", RefusalKind.BUSY,
+                              "该项目正在处理其他决定，请稍后使用同一幂等键重试",
+                              "the project is handling other decisions; retry shortly with "
+                              "the same Idempotency-Key"),
+                 {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def temporal_error(exc: RPCError) -> JSONResponse:
+    if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        structlog.get_logger().info("api.project_busy", error=str(exc)[:200])
+        return busy()
+    structlog.get_logger().error("api.temporal_unavailable", error=str(exc)[:200])
+    return unavailable()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from domain.clock import Instant
 from domain.decisions import DecisionOutcome, DecisionRecord
 from domain.eligibility import ApplicationFacts
 from domain.stages import Stage
@@ -41,7 +41,7 @@ class ProjectSummary(BaseModel):
     end_rule: str | None
     city_rank: int | None
     waiting_on: list[str]
-    next_deadline: datetime | None
+    next_deadline: Instant | None
 
 
 class Page(BaseModel, Generic[T]):
@@ -87,9 +87,10 @@ class DocumentOut(BaseModel):
 
 
 class BulkItem(BaseModel):
-    project_id: str
+    project_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(default="", max_length=2000)
-    evidence: list[str] = []
+    evidence: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(default=[],
+                                                                            max_length=50)
     payload: dict[str, Any] = {}
 
 
@@ -118,7 +119,7 @@ class RecommendationList(BaseModel):
 
 
 class DeadlineIn(BaseModel):
-    new_deadline: AwareDatetime
+    new_deadline: Instant
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -10,11 +10,20 @@ import re
 import time
 
 from pydantic import BaseModel
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    Replayer,
+    UnsandboxedWorkflowRunner,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from audit.history import end, stages
+from domain.project import ProjectState
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
 
@@ -59,3 +68,30 @@ async def replay_proof(
         stages=stages(history), end=end(history), diverged_at_event=event_id,
         reason=str(failure) if failure else None, seconds=seconds,
     )
+
+
+async def replayed_state(history: WorkflowHistory) -> ProjectState:
+    """The project's state as its committed history makes it: the history replayed
+    against the code, and the workflow's state taken at the end. What the read model must
+    equal (`ops reproject`) and what `audit verify` checks the stored records against.
+
+    Replayed without the sandbox, which only guards code against non-determinism: the
+    commands it makes are the same, and the state is then an ordinary object here.
+    Raises if the history does not replay (see `replay_proof` for why)."""
+    box: dict[str, ProjectWorkflow] = {}
+
+    class Capture(Interceptor):
+        def workflow_interceptor_class(
+            self, input: WorkflowInterceptorClassInput
+        ) -> type[WorkflowInboundInterceptor]:
+            class Inbound(WorkflowInboundInterceptor):
+                async def execute_workflow(self, input: ExecuteWorkflowInput) -> object:
+                    box["workflow"] = workflow.instance()
+                    return await super().execute_workflow(input)
+
+            return Inbound
+
+    replayer = Replayer(workflows=[ProjectWorkflow], data_converter=pydantic_data_converter,
+                        workflow_runner=UnsandboxedWorkflowRunner(), interceptors=[Capture()])
+    await replayer.replay_workflow(history)
+    return box["workflow"].state

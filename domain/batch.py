@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from domain.clock import Instant
+from domain.eligibility import ApplicationFacts
 from domain.presets import PRESETS, Preset, PresetName
 
 
@@ -32,7 +34,7 @@ class BatchPolicy(BaseModel):
     preset: PresetName
     # The system closes at this instant (R10): nothing submitted, returned or recommended
     # after it. 2026: 13 April 17:00 +08:00.
-    close_at: AwareDatetime
+    close_at: Instant
     publicity_working_days: int = Field(default=5, ge=1, le=30)
     halfyear_after_months: int = 6
     final_after_months: int = 12
@@ -66,6 +68,9 @@ class ProjectInput(BaseModel):
     county_code: str = Field(pattern=r"^37\d{4}$")
     applicant_unit: str  # the applying unit's 统一社会信用代码
     consortium: list[ConsortiumMember] = []
+    # The application as registered. None in projects started before the workflow owned
+    # the content: their content is then the database's until the first edit.
+    application: ApplicationFacts | None = None
     # Set when the workflow continues as new, or in tests that start mid-way; None = now.
     created_at: datetime | None = None
 

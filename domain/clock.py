@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated
+
+from pydantic import AwareDatetime, PlainSerializer
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -43,3 +46,13 @@ def add_months(instant: datetime, months: int) -> datetime:
 def iso_local(instant: datetime) -> str:
     """ISO text with the +08:00 offset, as deadlines are written in notices."""
     return local(instant).isoformat(timespec="minutes")
+
+
+def _iso_shanghai(instant: datetime) -> str:
+    return local(instant).isoformat()
+
+
+# An instant as every answer shows it: ISO 8601 with the +08:00 offset (the same moment
+# whatever offset it was given or stored with).
+Instant = Annotated[AwareDatetime, PlainSerializer(_iso_shanghai, return_type=str,
+                                                   when_used="json")]

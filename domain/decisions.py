@@ -7,8 +7,9 @@ import json
 import re
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from domain.clock import Instant
 from domain.roles import Role
 from domain.stages import Stage
 
@@ -89,7 +90,7 @@ class DecisionRecord(BaseModel):
     request_id: str
     action: str
     actor: Actor
-    at: AwareDatetime
+    at: Instant
     reason: str = ""
     evidence: list[str] = []
     payload: dict[str, Any] = {}
@@ -122,6 +123,6 @@ class DeadlineChange(BaseModel):
     actor: Actor
     # 'batch' for the province's extension, or the region code of a local deadline.
     scope: str
-    new_deadline: AwareDatetime
+    new_deadline: Instant
     reason: str = ""
 

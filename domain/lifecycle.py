@@ -128,6 +128,12 @@ MOVES: tuple[Move, ...] = (
     # -- application (applicant) ---------------------------------------------------------
     Move("edit_application", (S.DRAFT, S.RETURNED), None, _APPLICANT, "修改申报材料", "R11",
          deadline=DeadlineKind.APPLICANT),
+    # Documents: the application's while it may change (R11); during implementation and
+    # acceptance, process archives and acceptance materials (the project checks the kind).
+    Move("attach_document", (S.DRAFT, S.RETURNED), None, _APPLICANT, "上传申报材料", "R11",
+         deadline=DeadlineKind.APPLICANT),
+    Move("attach_document", (S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE),
+         None, _APPLICANT, "上传过程及验收材料", "R15"),
     Move("submit", (S.DRAFT,), S.SUBMITTED, _APPLICANT, "提交申报", "R10",
          deadline=DeadlineKind.APPLICANT),
     Move("resubmit", (S.RETURNED,), S.SUBMITTED, _APPLICANT, "修改后重新提交", "R9",

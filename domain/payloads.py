@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.eligibility import ApplicationFacts
+
 MAX_SUBSIDY_CNY = 1_000_000  # R17: at most 1,000,000 CNY per scene
 
 
@@ -70,7 +72,31 @@ class Subsidy(_Payload):
     amount_cny: float = Field(gt=0)
 
 
+class EditApplication(_Payload):
+    """The applicant's new content; what is left out stays as it is."""
+
+    title: str | None = Field(default=None, min_length=2, max_length=200)
+    application: ApplicationFacts | None = None
+
+
+# Kinds of document that are part of the application, frozen from the city's
+# recommendation on (R11); the others (process archives, other) may be attached later.
+APPLICATION_DOCUMENT_KINDS = frozenset({"feasibility_report", "proof", "cluster_recommendation",
+                                        "provincial_company_letter"})
+DOCUMENT_KINDS = APPLICATION_DOCUMENT_KINDS | {"archive", "other"}
+
+
+class AttachDocument(_Payload):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    kind: str = Field(pattern="^(" + "|".join(sorted(DOCUMENT_KINDS)) + ")$")
+    media_type: str = Field(default="", max_length=100)
+    size: int = Field(default=0, ge=0)
+    filename: str = Field(default="", max_length=255)
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
+    "edit_application": EditApplication,
+    "attach_document": AttachDocument,
     "city_recommend": Recommend,
     "assign_experts": AssignExperts,
     "score": Score,

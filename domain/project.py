@@ -19,6 +19,7 @@ from domain.batch import ProjectInput
 from domain.clock import add_months, iso_local
 from domain.decisions import SYSTEM_ACTOR, Actor, Decision, DecisionOutcome, DecisionRecord
 from domain.lifecycle import GUARDS, SYSTEM_TRIGGERS, TRIGGERS, DeadlineKind, Move, lifecycle_for
+from domain.places import quota_rank
 from domain.refusals import (
     IDEMPOTENCY,
     INPUT,
@@ -28,6 +29,7 @@ from domain.refusals import (
     Refusal,
     RefusalKind,
     Refused,
+    describe_error,
     refusal,
 )
 from domain.roles import Role
@@ -36,20 +38,14 @@ from domain.views import (
     ArchiveEntry,
     ChangeRequest,
     DeadlineView,
+    DocumentRef,
     EndInfo,
     Notification,
     Objection,
     PendingCosign,
+    ProjectContent,
     ProjectView,
     ReadModelView,
-)
-
-# Stages after the city's recommendation: the application is frozen (R11).
-_FROZEN = frozenset(
-    {
-        Stage.RECOMMENDED, Stage.PROVINCIAL_REVIEW, Stage.SELECTED, Stage.PUBLICITY,
-        Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE, Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY,
-    }
 )
 
 
@@ -109,6 +105,9 @@ class ProjectState:
         self.reserve_pool = False
         self.subsidy_to_reclaim = False
         self.end: EndInfo | None = None
+        # The applicant's content (title, application, documents).
+        self.content = ProjectContent(title=project.title, application=project.application)
+        self.was_selected = False
         # Side effects for the workflow to carry out (notifications); it drains this.
         self.outbox: list[Notification] = []
         self._open_cache: tuple[tuple[int, datetime], list[Move]] | None = None
@@ -189,7 +188,7 @@ class ProjectState:
             if not self._guard(name, now):
                 g = GUARDS[name]
                 return refusal(g.rule, RefusalKind.RULE, g.zh, g.en, self.allowed(role, now))
-        return self._check_content(d, move)
+        return self._check_content(d, move, now)
 
     def allowed(self, role: Role, now: datetime) -> list[str]:
         """The decisions `role` could make right now (guards and deadlines included)."""
@@ -228,7 +227,7 @@ class ProjectState:
             return [self.pending_cosign.cosigner.value]
         roles = self.allowed_by_role(now) if allowed is None else allowed
         passive = {"withdraw", "revoke", "edit_application", "raise_objection", "request_change",
-                   "submit_archive", "request_early_acceptance"}
+                   "submit_archive", "request_early_acceptance", "attach_document"}
         return [r for r, acts in roles.items() if any(a not in passive for a in acts)]
 
     def alarms(self) -> list[Alarm]:
@@ -361,11 +360,13 @@ class ProjectState:
     def view(self, now: datetime) -> ProjectView:
         allowed = self.allowed_by_role(now)
         return ProjectView(
-            project_id=self.project.project_id, title=self.project.title,
+            project_id=self.project.project_id, title=self.content.title,
             batch_id=self.batch.batch_id, preset=self.preset.name,
             task_code=self.project.task_code, city_code=self.project.city_code,
             county_code=self.project.county_code, applicant_unit=self.project.applicant_unit,
-            stage=self.stage, stage_label_zh=self.stage.label_zh, end=self.end,
+            application=self.content.application,
+            documents=self.content.documents, stage=self.stage,
+            stage_label_zh=self.stage.label_zh, end=self.end,
             deadlines=self.deadlines(), next_deadline=self.next_deadline(),
             allowed=allowed, waiting_on=self.waiting_on(now, allowed),
             pending_cosign=self.pending_cosign, rank=self.rank, experts=self.experts,
@@ -376,7 +377,8 @@ class ProjectState:
             changes=self.changes, verified_investment_cny=self.verified_investment_cny,
             subsidy_amount_cny=self.subsidy_amount_cny, disbursed_at=self.disbursed_at,
             reserve_pool=self.reserve_pool, subsidy_to_reclaim=self.subsidy_to_reclaim,
-            decisions=len(self.log),
+            decisions=len(self.log), quota_rank=self.quota_rank,
+            was_selected=self.was_selected,
         )
 
     def read_model(self, now: datetime) -> ReadModelView:
@@ -388,7 +390,18 @@ class ProjectState:
             verified_investment_cny=self.verified_investment_cny,
             subsidy_amount_cny=self.subsidy_amount_cny, disbursed_at=self.disbursed_at,
             reserve_pool=self.reserve_pool, waiting_on=self.waiting_on(now),
-            next_deadline=self.next_deadline())
+            next_deadline=self.next_deadline(), quota_rank=self.quota_rank,
+            was_selected=self.was_selected)
+
+    @property
+    def quota_rank(self) -> int | None:
+        """The rank the city's quota row holds: the recommendation's, or while it awaits
+        the finance bureau's co-signature, the pending one's (R8)."""
+        rank = self.rank
+        if rank is None and self._pending_decision is not None and \
+                self._pending_decision.action == "city_recommend":
+            rank = p.Recommend.model_validate(self._pending_decision.payload).rank
+        return quota_rank(self.stage, rank=rank, was_selected=self.was_selected)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -407,6 +420,8 @@ class ProjectState:
             stage_before=before, stage_after=self.stage, note=note, rule=rule,
         )
         self.log.append(record)
+        if self.stage.is_selected:
+            self.was_selected = True
         self._seq_by_request[d.request_id] = record.seq
         self._fingerprints[d.request_id] = d.fingerprint()
         if self.stage.is_end and self.end is None:
@@ -432,7 +447,17 @@ class ProjectState:
     def _effect(self, d: Decision, now: datetime, publicity_end: datetime | None) -> None:
         """What a decision changes besides the stage."""
         a, pl = d.action, d.payload
-        if a == "city_recommend":
+        if a == "edit_application":
+            edit = p.EditApplication.model_validate(pl)
+            if edit.title is not None:
+                self.content.title = edit.title
+            if edit.application is not None:
+                self.content.application = edit.application
+        elif a == "attach_document":
+            doc = p.AttachDocument.model_validate(pl)
+            self.content.documents.append(DocumentRef(seq=len(self.log) + 1,
+                                                      **doc.model_dump()))
+        elif a == "city_recommend":
             self.rank = p.Recommend.model_validate(pl).rank
         elif a == "assign_experts":
             for e in p.AssignExperts.model_validate(pl).experts:
@@ -589,24 +614,24 @@ class ProjectState:
         if end.rule == "R10":
             return self._deadline_refusal(
                 DeadlineKind.BATCH if end.action == "recommendation_closed"
-                else DeadlineKind.APPLICANT, ended=end.label_zh)
+                else DeadlineKind.APPLICANT, ended=end.stage)
         return refusal(
             LIFECYCLE, RefusalKind.STAGE, f"项目已结束（{end.label_zh}），不能再作决定",
             f"the project has ended ({end.stage.value}); no further decisions",
         )
 
-    def _deadline_refusal(self, kind: DeadlineKind, ended: str | None = None) -> Refusal:
+    def _deadline_refusal(self, kind: DeadlineKind, ended: Stage | None = None) -> Refusal:
         at = iso_local(self.deadline(kind))
         what = "申报提交" if kind is DeadlineKind.APPLICANT else "申报系统"
-        tail_zh = f"，项目已结束（{ended}）" if ended else ""
+        tail_zh = f"，项目已结束（{ended.label_zh}）" if ended else ""
         return refusal(
             "R10", RefusalKind.DEADLINE, f"{what}已于{at}截止关闭{tail_zh}",
             f"the {'submission' if kind is DeadlineKind.APPLICANT else 'system'} closed at {at}"
-            + (f"; the project has ended ({ended})" if ended else ""),
+            + (f"; the project has ended ({ended.value})" if ended else ""),
         )
 
     def _stage_refusal(self, action: str, role: Role, now: datetime) -> Refusal:
-        if action == "edit_application" and self.stage in _FROZEN:
+        if action in ("edit_application", "attach_document") and self.stage.is_frozen:
             return refusal(
                 "R11", RefusalKind.RULE, "项目已由市级推荐至省，申报材料不能再更改",
                 "the city has recommended the project to the province; "
@@ -619,16 +644,20 @@ class ProjectState:
             self.allowed(role, now),
         )
 
-    def _check_content(self, d: Decision, move: Move) -> Refusal | None:
+    def _check_content(self, d: Decision, move: Move, now: datetime) -> Refusal | None:
         """The decision's own data: payload schema, reasons, evidence, per-rule limits."""
         schema = p.payload_schema(d.action)
         try:
             payload: BaseModel = schema.model_validate(d.payload)
         except ValidationError as exc:
-            return _input(f"决定内容不符合要求：{_first_error(exc)}",
-                          f"the decision's payload is invalid: {_first_error(exc)}")
+            zh, en = describe_error(exc.errors()[0], "payload")
+            return _input(f"决定内容不符合要求：{zh}", f"the decision's payload is invalid: {en}")
         if d.action in p.REASON_REQUIRED and not d.reason.strip():
             return _input("此决定须填写理由", "this decision needs a reason")
+        if isinstance(payload, p.AttachDocument):
+            problem = self._check_attachment(payload)
+            if problem is not None:
+                return problem
         if d.action == "submit_archive" and not d.evidence:
             return _input("过程档案须附文件（sha256）", "a process archive needs its documents")
         if isinstance(payload, p.AssignExperts):
@@ -656,6 +685,18 @@ class ProjectState:
             )
         return None
 
+    def _check_attachment(self, doc: p.AttachDocument) -> Refusal | None:
+        if any(x.sha256 == doc.sha256 and x.kind == doc.kind for x in self.content.documents):
+            return _input("该文件已上传", "this document is already attached")
+        if doc.kind in p.APPLICATION_DOCUMENT_KINDS and self.stage not in (Stage.DRAFT,
+                                                                            Stage.RETURNED):
+            return refusal(
+                "R11", RefusalKind.RULE,
+                "申报材料只能在草稿或退回修改阶段上传（市级推荐后不能更改）",
+                "application documents can only change in draft or returned "
+                "(frozen from the city's recommendation on)")
+        return None
+
     def _deadline_change_note(self, actor: Actor, scope: str, new: datetime) -> str:
         if scope == "batch":
             if actor.role is not Role.PROVINCE:
@@ -678,12 +719,6 @@ def _input(zh: str, en: str) -> Refusal:
     return refusal(INPUT, RefusalKind.INPUT, zh, en)
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(x) for x in err["loc"]) or "payload"
-    return f"{where}: {err['msg']}"
-
-
 def payload_example(action: str) -> dict[str, Any]:
     """An example payload for docs and the demo."""
     examples: dict[str, dict[str, Any]] = {
@@ -695,5 +730,10 @@ def payload_example(action: str) -> dict[str, Any]:
         "submit_archive": {"title": "第一季度实施进展"},
         "pass_acceptance": {"verified_investment_cny": 2_600_000},
         "decide_subsidy": {"amount_cny": 800_000},
+        "edit_application": {"title": "汽车零部件5G全连接工厂（修改）",
+                             "application": {"declared_investment_cny": 3_500_000}},
+        "attach_document": {"sha256": "a" * 64, "kind": "feasibility_report",
+                            "media_type": "application/pdf", "size": 1024,
+                            "filename": "可行性研究报告.pdf"},
     }
     return examples.get(action, {})

@@ -6,7 +6,9 @@ the history), the API turns them into HTTP errors, and tests assert on `rule`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 class RefusalKind(StrEnum):
     """Why, in the terms the API maps onto HTTP status codes."""
 
+    AUTH = "auth"  # no valid token -> 401
     ROLE = "role"  # this role never makes this decision -> 403
     JURISDICTION = "jurisdiction"  # outside the actor's region or unit -> 403/404
     STAGE = "stage"  # the current stage does not allow it -> 409
@@ -21,6 +24,8 @@ class RefusalKind(StrEnum):
     RULE = "rule"  # a programme rule forbids it -> 409
     INPUT = "input"  # the decision's data is malformed -> 422
     IDEMPOTENCY = "idempotency"  # a request id reused for another decision -> 409
+    BUSY = "busy"  # too many decisions in flight for one project: retry later -> 429
+    UNAVAILABLE = "unavailable"  # the workflow service cannot be reached -> 503
 
 
 # Rule ids that are not in SPEC.md's R1..R18 but name a real reason.
@@ -58,3 +63,32 @@ def refusal(
     allowed: list[str] | None = None,
 ) -> Refusal:
     return Refusal(rule=rule, kind=kind, message_zh=zh, message_en=en, allowed=allowed or [])
+
+
+# pydantic's error types, in Chinese: officials read `message_zh`.
+_ERROR_ZH: dict[str, str] = {
+    "missing": "缺少必填项", "extra_forbidden": "不允许的字段", "string_too_long": "文字过长",
+    "string_too_short": "文字过短", "string_pattern_mismatch": "格式不正确",
+    "string_type": "应为文字", "int_type": "应为整数", "int_parsing": "应为整数",
+    "float_type": "应为数字", "float_parsing": "应为数字", "bool_type": "应为是/否",
+    "bool_parsing": "应为是/否", "greater_than": "数值过小", "greater_than_equal": "数值过小",
+    "less_than": "数值过大", "less_than_equal": "数值过大", "too_long": "项目过多",
+    "too_short": "项目过少", "list_type": "应为列表", "dict_type": "应为对象",
+    "model_type": "应为对象", "json_invalid": "不是有效的JSON", "json_type": "不是有效的JSON",
+    "enum": "不是允许的取值", "literal_error": "不是允许的取值", "value_error": "取值无效",
+    "date_from_datetime_parsing": "日期格式不正确", "date_parsing": "日期格式不正确",
+    "datetime_parsing": "时间格式不正确", "datetime_from_date_parsing": "时间格式不正确",
+    "timezone_aware": "时间须带时区（如+08:00）", "finite_number": "应为有限数值",
+    "url_parsing": "网址格式不正确", "uuid_parsing": "格式不正确",
+}
+
+
+def describe_error(error: Mapping[str, Any], prefix: str = "") -> tuple[str, str]:
+    """One validation error as (Chinese, English): where, and what is wrong. The
+    offending value is never echoed (it may be huge, or not printable)."""
+    loc = [str(x) for x in error.get("loc", ()) if x not in ("body",)]
+    where = ".".join(loc) or prefix or "request"
+    kind = str(error.get("type", ""))
+    zh = _ERROR_ZH.get(kind, "不符合要求")
+    en = str(error.get("msg", "invalid"))[:200]
+    return f"{where}：{zh}", f"{where}: {en}"

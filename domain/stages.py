@@ -38,6 +38,22 @@ class Stage(StrEnum):
     def is_end(self) -> bool:
         return self in END_STAGES
 
+    @property
+    def is_frozen(self) -> bool:
+        """R11: from the city's recommendation on, the application can no longer change."""
+        return self in FROZEN_STAGES
+
+    @property
+    def is_selected(self) -> bool:
+        """On the list (拟入围) or beyond it, its places counting for good (R2)."""
+        return self in SELECTED_STAGES
+
+    @property
+    def releases_places(self) -> bool:
+        """An end before the list: the units' places (R2, R3) and the city's quota row
+        (R8) go back. `revoked` is decided by whether the project had been selected."""
+        return self in RELEASING_ENDS
+
 
 STAGE_LABELS_ZH: dict[Stage, str] = {
     Stage.DRAFT: "草稿",
@@ -78,3 +94,17 @@ END_STAGES = frozenset(
     }
 )
 OPEN_STAGES = tuple(s for s in Stage if s not in END_STAGES)
+
+# R11: the stages after the city's recommendation, while the project is open.
+FROZEN_STAGES = frozenset({
+    Stage.RECOMMENDED, Stage.PROVINCIAL_REVIEW, Stage.SELECTED, Stage.PUBLICITY,
+    Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE, Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY,
+})
+SELECTED_STAGES = frozenset({
+    Stage.SELECTED, Stage.PUBLICITY, Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE,
+    Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY, Stage.COMPLETED, Stage.FAILED_ACCEPTANCE,
+})
+RELEASING_ENDS = frozenset({
+    Stage.WITHDRAWN, Stage.EXPIRED, Stage.RETURNED_NOT_RESUBMITTED, Stage.NOT_RECOMMENDED,
+    Stage.NOT_SELECTED, Stage.REMOVED_IN_PUBLICITY,
+})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from domain.clock import Instant
 from domain.decisions import Actor
+from domain.eligibility import ApplicationFacts
 from domain.payloads import ChangeKind
 from domain.roles import Role
 from domain.stages import Stage
@@ -18,7 +20,7 @@ class EndInfo(BaseModel):
     rule: str
     action: str
     seq: int
-    at: AwareDatetime
+    at: Instant
     reason: str = ""
 
 
@@ -27,12 +29,12 @@ class PendingCosign(BaseModel):
     seq: int
     decided_by: Actor
     cosigner: Role
-    at: AwareDatetime
+    at: Instant
 
 
 class Objection(BaseModel):
     seq: int
-    at: AwareDatetime
+    at: Instant
     reason: str
     status: str = "pending"  # pending | upheld | dismissed
     ruling_seq: int | None = None
@@ -40,7 +42,7 @@ class Objection(BaseModel):
 
 class ArchiveEntry(BaseModel):
     seq: int
-    at: AwareDatetime
+    at: Instant
     title: str
     evidence: list[str]
 
@@ -53,9 +55,33 @@ class ChangeRequest(BaseModel):
     status: str = "awaiting_city"
 
 
+class DocumentRef(BaseModel):
+    """A document attached to the project (the bytes are stored by their sha256)."""
+
+    sha256: str
+    kind: str
+    media_type: str = ""
+    size: int = 0
+    filename: str = ""
+    seq: int  # the decision record that attached it
+
+
+class ProjectContent(BaseModel):
+    """The applicant's content of the project, owned by the workflow like its stage: the
+    title, the application facts and the attached documents. Edits and uploads reach it as
+    decisions (`edit_application`, `attach_document`), so the detail, the lists and the
+    timeline all show the same."""
+
+    title: str
+    # None: a project started before the workflow owned its application, not yet edited
+    # (the database's registered application stands).
+    application: ApplicationFacts | None = None
+    documents: list[DocumentRef] = []
+
+
 class DeadlineView(BaseModel):
     kind: str
-    at: AwareDatetime
+    at: Instant
     label_zh: str
     label_en: str
 
@@ -78,19 +104,21 @@ class ProjectView(BaseModel):
     city_code: str
     county_code: str
     applicant_unit: str
+    application: ApplicationFacts | None = None
+    documents: list[DocumentRef] = []
     stage: Stage
     stage_label_zh: str
     end: EndInfo | None
     deadlines: list[DeadlineView]
-    next_deadline: AwareDatetime | None
+    next_deadline: Instant | None
     allowed: dict[str, list[str]]
     waiting_on: list[str]
     pending_cosign: PendingCosign | None
     rank: int | None
     experts: dict[str, float | None]
     objections: list[Objection]
-    publicity_end: AwareDatetime | None
-    implementation_started_at: AwareDatetime | None
+    publicity_end: Instant | None
+    implementation_started_at: Instant | None
     halfyear_passed: bool
     early_acceptance: bool
     archives: list[ArchiveEntry]
@@ -98,10 +126,12 @@ class ProjectView(BaseModel):
     changes: list[ChangeRequest]
     verified_investment_cny: float | None
     subsidy_amount_cny: float | None
-    disbursed_at: AwareDatetime | None
+    disbursed_at: Instant | None
     reserve_pool: bool
     subsidy_to_reclaim: bool
     decisions: int
+    quota_rank: int | None = None
+    was_selected: bool = False
 
 
 class ReadModelView(BaseModel):
@@ -119,14 +149,20 @@ class ReadModelView(BaseModel):
     experts: dict[str, float | None]
     verified_investment_cny: float | None
     subsidy_amount_cny: float | None
-    disbursed_at: AwareDatetime | None
+    disbursed_at: Instant | None
     reserve_pool: bool
     waiting_on: list[str]
-    next_deadline: AwareDatetime | None
+    next_deadline: Instant | None
+    # What the places and the city's quota row must be (domain.places); defaults for
+    # projections recorded before they were sent.
+    quota_rank: int | None = None
+    was_selected: bool = False
 
     @classmethod
     def of(cls, view: ProjectView) -> ReadModelView:
         """The same row cut from a full view (a query's answer): every field but end_rule
         has the view's name."""
-        same = {name: getattr(view, name) for name in cls.model_fields if name != "end_rule"}
-        return cls(end_rule=view.end.rule if view.end else None, **same)
+        same = {name: getattr(view, name) for name in cls.model_fields
+                if name not in ("end_rule", "quota_rank", "was_selected")}
+        return cls(end_rule=view.end.rule if view.end else None, quota_rank=view.quota_rank,
+                   was_selected=view.was_selected, **same)

@@ -4,6 +4,7 @@ model, documents and decision records. The schema is created only by the migrati
 
 from models.archive import HistoryArchive
 from models.base import Base
+from models.idempotency import IdempotencyKey
 from models.programme import Batch, BatchCounting, CityQuota, LocalDeadline, Task
 from models.projects import (
     ConsortiumMember,
@@ -19,7 +20,7 @@ from models.units import Unit, UnitGroup
 
 __all__ = [
     "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
-    "Document", "HistoryArchive", "LocalDeadline", "Place", "Project", "ProjectDocument",
-    "Recommendation",
+    "Document", "HistoryArchive", "IdempotencyKey", "LocalDeadline", "Place", "Project",
+    "ProjectDocument", "Recommendation",
     "Region", "Task", "Unit", "UnitGroup",
 ]

@@ -46,9 +46,13 @@ class Project(Base):
     reserve_pool: Mapped[bool] = mapped_column(default=False)  # R14
     waiting_on: Mapped[list[str]] = mapped_column(default=list)
     next_deadline: Mapped[datetime | None]
-    # The last decision sequence projected: a projection never goes backwards.
+    # The last decision sequence projected (records 1..projected_seq are stored).
     projected_seq: Mapped[int] = mapped_column(default=0)
     projected_at: Mapped[datetime | None]
+    # Which projection of which workflow run wrote the row last (migration 0006): a
+    # projection never undoes a later one of the same run.
+    projection_no: Mapped[int | None]
+    run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsortiumMember(Base):

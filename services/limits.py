@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from domain.decisions import DecisionRecord
 from domain.eligibility import (
     ApplicationFacts,
     Member,
@@ -35,9 +36,10 @@ from domain.eligibility import (
     check_ranked_list,
     check_standing,
 )
+from domain.places import PlaceHold, place_hold
 from domain.presets import PRESETS, PresetName
 from domain.refusals import Refusal, RefusalKind, refusal
-from domain.stages import Stage
+from domain.views import ReadModelView
 from models import (
     Batch,
     BatchCounting,
@@ -56,17 +58,6 @@ PROVIDER_LIMIT = 3
 ENTERPRISE_LIMIT = 1
 GROUP_TASK_LIMIT = 5
 LIMITS = {"service_provider": PROVIDER_LIMIT, "manufacturer": ENTERPRISE_LIMIT}
-
-RELEASING_ENDS = frozenset({
-    Stage.WITHDRAWN, Stage.EXPIRED, Stage.RETURNED_NOT_RESUBMITTED, Stage.NOT_RECOMMENDED,
-    Stage.NOT_SELECTED, Stage.REMOVED_IN_PUBLICITY,
-})
-SELECTED_STAGES = frozenset({
-    Stage.SELECTED, Stage.PUBLICITY, Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE,
-    Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY, Stage.COMPLETED, Stage.FAILED_ACCEPTANCE,
-    Stage.REVOKED,
-})
-
 
 # The statements below are Core, on whatever the caller holds (an ORM Session in the API
 # and the tests, a Connection in the worker's activities): these checks run for every
@@ -253,38 +244,44 @@ def reserve_recommendation(db: Executor, project_id: str, rank: int) -> Refusal 
     return recommend_list(db, head.batch_id, head.city_code, [(project_id, rank)])
 
 
-# Bulk statements on rows this session has not loaded: nothing to synchronise.
-_UNSYNCED = {"synchronize_session": False}
-
-
-def moves_places(record: DecisionRecord) -> bool:
-    """Whether `follow_stage` has anything to do for a record: an end that releases the
-    places, a return, entering the selected stages (moving on within them changes
-    nothing), or a co-signer's dissent (which undoes a reservation without moving the
-    stage). Every other record's projection is one statement."""
-    before, after = record.stage_before, record.stage_after
-    if after == before:
-        return record.action == "dissent"
-    return (after in RELEASING_ENDS or after is Stage.RETURNED
-            or (after in SELECTED_STAGES and before not in SELECTED_STAGES))
-
-
-def follow_stage(
-    db: Executor, project_id: str, stage: Stage, action: str,
-) -> None:
-    """What a stage change means for places and recommendations (called by the projection).
-
-    Set-based statements, and none for the stages that change nothing: the projection
-    calls this for every record that `moves_places`, within its own transaction."""
-    if stage in RELEASING_ENDS:
-        db.execute(update(Place).where(Place.project_id == project_id).values(
-            released_at=func.coalesce(Place.released_at, datetime.now(UTC)), selected=False),
-            execution_options=_UNSYNCED)
-    elif stage in SELECTED_STAGES:
-        db.execute(update(Place).where(Place.project_id == project_id,
-                                            Place.selected.is_(False)).values(selected=True),
-                        execution_options=_UNSYNCED)
-    if stage in RELEASING_ENDS or (action == "dissent" and stage is Stage.CITY_REVIEW) or (
-        stage is Stage.RETURNED
-    ):
-        db.execute(delete(Recommendation).where(Recommendation.project_id == project_id))
+def follow_state(db: Executor, project_id: str, view: ReadModelView) -> None:
+    """Set the project's places and its row in the city's quota to what its state implies
+    (`domain.places`), whatever they were: the same state twice changes nothing, and the
+    true state after a false one (a projection from a workflow task that was never
+    committed) repairs what that one did. Only the rows that differ are written."""
+    hold = place_hold(view.stage, was_selected=view.was_selected)
+    mine = _place.c.project_id == project_id
+    if hold is PlaceHold.RELEASED:
+        db.execute(update(_place).where(mine, or_(_place.c.released_at.is_(None),
+                                                  _place.c.selected))
+                   .values(released_at=func.coalesce(_place.c.released_at, datetime.now(UTC)),
+                           selected=False))
+    elif hold is PlaceHold.SELECTED:
+        db.execute(update(_place).where(mine, or_(_place.c.released_at.is_not(None),
+                                                  _place.c.selected.is_(False)))
+                   .values(released_at=None, selected=True))
+    elif hold is PlaceHold.HELD:
+        db.execute(update(_place).where(mine, or_(_place.c.released_at.is_not(None),
+                                                  _place.c.selected))
+                   .values(released_at=None, selected=False))
+    rank = view.quota_rank
+    if rank is None:
+        db.execute(delete(_rec).where(_rec.c.project_id == project_id))
+        return
+    held = db.execute(select(_rec.c.rank).where(_rec.c.project_id == project_id)).first()
+    if held is not None:
+        if held.rank != rank:
+            db.execute(update(_rec).where(_rec.c.project_id == project_id).values(rank=rank))
+        return
+    # The row is missing (an uncommitted projection removed it): take it back, unless
+    # another project has taken the rank meanwhile, which `audit verify` then reports.
+    source = (select(_project.c.id, _project.c.batch_id, _project.c.city_code,
+                     literal(rank).label("rank"),
+                     (_unit.c.central_enterprise_in_shandong | _unit.c.provincial_soe)
+                     .label("exempt"))
+              .join(_unit, _unit.c.credit_code == _project.c.applicant_code)
+              .where(_project.c.id == project_id))
+    dialect = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.execute(make(_rec).from_select(["project_id", "batch_id", "city_code", "rank", "exempt"],
+                                      source).on_conflict_do_nothing())

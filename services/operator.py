@@ -14,8 +14,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from audit.chain import GENESIS, record_values, seal
 from domain import search_attributes as sa
-from models import Project
+from domain.clock import Instant
+from models import DecisionRow, Project
 
 
 class StageCount(BaseModel):
@@ -29,7 +31,7 @@ class DeadlineRow(BaseModel):
     workflow_id: str
     stage: str
     waiting_on: list[str]
-    next_deadline: datetime
+    next_deadline: Instant
     missed: bool
 
 
@@ -106,32 +108,56 @@ class ReadModelDifference(BaseModel):
     project_id: str
     workflow_stage: str | None
     read_model_stage: str
+    # By seq: records the workflow holds that the read model lacks (a projection that
+    # lags shows here until it lands), and records the read model holds that the workflow
+    # does not (never committed, or edited), the hash chain compared.
+    missing: list[int] = []
+    phantom: list[int] = []
+    # The read model was last written by another run of the workflow (a reset).
+    other_run: bool = False
 
 
 async def compare_read_model(client: Client, db: sessionmaker[Session],
                              batch_id: str | None = None,
                              sample: int | None = None) -> list[ReadModelDifference]:
-    """The read model's stage of each project (or of the first `sample`) against the
-    stage its workflow publishes. A lagging projection shows here until it catches up."""
+    """Each project's read model (or the first `sample`) against its workflow: the stage
+    its workflow publishes, its decision log record by record (sealed as the read model
+    seals them), and the run that wrote it. Archived projects, gone from Temporal, are
+    checked by `audit verify`."""
+    from workflows.project import ProjectWorkflow
+
     with db() as s:
-        query = select(Project.id, Project.stage).order_by(Project.id)
+        query = select(Project.id, Project.stage, Project.run_id).order_by(Project.id)
         if batch_id:
             query = query.where(Project.batch_id == batch_id)
         if sample:
             query = query.limit(sample)
         rows = list(s.execute(query))
     out = []
-    for project_id, stage in rows:
+    for project_id, stage, run_id in rows:
+        handle = client.get_workflow_handle(f"project-{project_id}")
         try:
-            desc = await client.get_workflow_handle(f"project-{project_id}").describe()
-            actual = desc.typed_search_attributes.get(sa.STAGE)
+            desc = await handle.describe()
+            log = await handle.query(ProjectWorkflow.decision_log)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-            actual = None  # gone from Temporal: archived projects are checked by `verify`
-        if actual is not None and actual != stage:
-            out.append(ReadModelDifference(project_id=project_id, workflow_stage=actual,
-                                           read_model_stage=stage))
+            continue
+        with db() as s:
+            stored = dict(s.execute(select(DecisionRow.seq, DecisionRow.hash).where(
+                DecisionRow.project_id == project_id)).all())
+        values = [record_values(project_id, r) for r in log]
+        seal(values, GENESIS)
+        expected = {v["seq"]: v["hash"] for v in values}
+        diff = ReadModelDifference(
+            project_id=project_id, workflow_stage=desc.typed_search_attributes.get(sa.STAGE),
+            read_model_stage=stage,
+            missing=sorted(set(expected) - set(stored)),
+            phantom=sorted(seq for seq, h in stored.items() if expected.get(seq) != h),
+            other_run=run_id is not None and run_id != desc.run_id)
+        if (diff.missing or diff.phantom or diff.other_run
+                or (diff.workflow_stage is not None and diff.workflow_stage != stage)):
+            out.append(diff)
     return out
 
 

@@ -1,13 +1,26 @@
-"""The read model: each project's workflow projects its decisions and current view here.
+"""The read model: each project's workflow projects its state here, and the read model is
+made equal to it.
 
-Idempotent by construction: decision rows are keyed by (project, seq) and inserted only
-if absent; the project row moves forward only (a projection older than the stored one
-changes nothing). So a retried or replayed projection activity writes nothing twice.
-The workflow stays the source of truth; lists and filters read from here.
+A projection is not a delta. It says what the read model must hold: the records after
+the workflow's last projected head, the current view, and (when they changed) the content
+and what the state implies for places and the city's quota. Records the read model holds
+that differ, or that come after them, were written by a projection from a workflow task
+that was never committed (a local activity runs before its task commits, and a task can
+be dropped or retried in another order); they are replaced, and the hash chain is sealed
+again from the first difference. So applying a projection twice changes nothing, and the
+committed projection repairs what an uncommitted one wrote.
+
+Projections are numbered per workflow run: a projection never undoes a later one of the
+same run (a retried attempt arriving late), while two with the same number (the same
+point of the workflow, in an uncommitted task and in its committed retry) leave whichever
+came last. A head the read model does not hold (edited, rebuilt, reset, or overwritten by
+an uncommitted projection that outlived its task) is answered with `resend`: the workflow
+then sends its whole log.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -15,59 +28,81 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Insert,
+    and_,
     bindparam,
     cast,
+    delete,
     exists,
     insert,
+    or_,
     select,
     union_all,
     update,
 )
 from sqlalchemy.orm import Session
 
-from audit.chain import GENESIS, seal
-from domain.decisions import DecisionRecord
+from audit.chain import GENESIS, content, record_values, seal
 from domain.messages import ChainHead, Projection
 from domain.stages import Stage
-from models import DecisionRow, Project
-from services.limits import follow_stage, moves_places
+from domain.views import ProjectContent, ReadModelView
+from models import DecisionRow, Project, ProjectDocument
+from services.limits import follow_state
 
 _project = Project.__table__
 _record = DecisionRow.__table__
-# Built once: the same statement objects every time keep SQLAlchemy's per-call work
-# (cache keys, ORM bookkeeping) out of the projection, which runs for every decision.
-_last = (select(_record.c.seq, _record.c.hash).where(_record.c.project_id == _project.c.id)
-         .order_by(_record.c.seq.desc()).limit(1))
-_LAST_SEQ = _last.with_only_columns(_record.c.seq).scalar_subquery().label("last_seq")
-_LAST_HASH = _last.with_only_columns(_record.c.hash).scalar_subquery().label("last_hash")
+_document = ProjectDocument.__table__
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
-                 "waiting_on", "next_deadline", "projected_seq", "projected_at")
+                 "waiting_on", "next_deadline", "projected_seq", "projected_at", "projection_no",
+                 "run_id")
 _VIEW_VALUES = {c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}
-# Move the project row forward and, in the same round trip, read the seq and hash of its
-# last stored record (RETURNING sees the rows as they were before this statement).
-_MOVE = (update(_project).where(_project.c.id == bindparam("pid"),
-                                _project.c.projected_seq <= bindparam("v_projected_seq"))
-         .values(_VIEW_VALUES).returning(_LAST_SEQ, _LAST_HASH))
-_HEAD = select(_project.c.id, _LAST_SEQ, _LAST_HASH).where(_project.c.id == bindparam("pid"))
-_INSERT = insert(_record)
 _RECORD_COLUMNS = list(_record.columns)
+_APPLICATION_COLUMNS = ("declared_investment_cny", "implementation_region",
+                        "implementation_start", "implementation_end", "prior_provincial_support")
+
+
+@dataclass
+class Written:
+    """What a projection did to the read model (logged; `ops reproject` reports it)."""
+
+    head: ChainHead
+    inserted: list[int] = field(default_factory=list)
+    # Stored records replaced or removed: from the first that the workflow does not hold
+    # (never committed) on, since the hash chain is sealed again from there.
+    removed: list[int] = field(default_factory=list)
+    stale: bool = False  # a later projection had already landed: nothing written
+    content: bool = False
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.removed)
 
 
 def one_statement(dialect: str, p: Projection) -> bool:
-    """Whether `project_chained` can write this projection: PostgreSQL (a data-modifying
-    WITH), the head known, and no record that moves places (those statements must share
-    the projection's transaction)."""
-    return (dialect == "postgresql" and p.head is not None and bool(p.records)
-            and not any(moves_places(r) for r in p.records))
+    """Whether `project_chained` may write this projection: PostgreSQL (a data-modifying
+    WITH), a numbered projection with its head, records, and nothing but records and the
+    view to write (no content, no change of places)."""
+    return (dialect == "postgresql" and p.head is not None and p.number is not None
+            and p.run_id is not None and bool(p.records) and p.content is None
+            and not p.places)
 
 
 @cache
 def _chained(n: int) -> Insert:
     """Move the project row from the workflow's head, and insert n sealed records only if
-    it moved: one statement, so one round trip with no BEGIN or COMMIT around it."""
+    it moved: one statement, so one round trip with no BEGIN or COMMIT around it. The row
+    moves only if it holds exactly the records up to the head, with the head's hash, and
+    was last written by an earlier projection of the same run."""
+    head_holds = or_(
+        bindparam("head_seq") == 0,
+        exists(select(_record.c.seq).where(_record.c.project_id == bindparam("pid"),
+                                           _record.c.seq == bindparam("head_seq"),
+                                           _record.c.hash == bindparam("head_hash"))))
     moved = (update(_project).where(_project.c.id == bindparam("pid"),
-                                    _project.c.projected_seq == bindparam("head_seq"))
+                                    _project.c.projected_seq == bindparam("head_seq"),
+                                    _project.c.run_id == bindparam("v_run_id"),
+                                    _project.c.projection_no < bindparam("v_projection_no"),
+                                    head_holds)
              .values(_VIEW_VALUES).returning(_project.c.id).cte("moved"))
     rows = [select(*(cast(bindparam(f"{c.key}_{i}", type_=c.type), c.type).label(c.key)
                      for c in _RECORD_COLUMNS)) for i in range(n)]
@@ -79,21 +114,18 @@ def _chained(n: int) -> Insert:
 
 
 def project_chained(conn: Connection, p: Projection) -> ChainHead | None:
-    """The projection as one statement, sealed onto the head the workflow sent: the row
-    moves only if it is still at that head (its `projected_seq`), and the records go in
-    with it or not at all. None when the row was elsewhere (a retry after a commit, a
-    rebuilt read model, a stale attempt): `apply_projection` then reads the head itself.
+    """The common projection as one statement (see `_chained`). None when the row was not
+    where the workflow left it: `apply_projection` then compares and repairs.
 
-    Safe on an autocommit connection: a second attempt of the same projection finds the
-    row moved and inserts nothing."""
-    assert p.head is not None
-    rows = [record_values(p.view.project_id, r)
-            for r in sorted(p.records, key=lambda r: r.seq) if r.seq > p.head.seq]
-    if not rows:
+    Safe on an autocommit connection: a second attempt finds the row moved."""
+    assert p.head is not None and p.number is not None
+    rows = [record_values(p.view.project_id, r) for r in sorted(p.records, key=lambda r: r.seq)]
+    if rows[0]["seq"] != p.head.seq + 1:
         return None
     head_hash = seal(rows, p.head.hash)
     params: dict[str, Any] = {"pid": p.view.project_id, "head_seq": p.head.seq,
-                              **_view_params(p, rows[-1]["seq"])}
+                              "head_hash": p.head.hash,
+                              **_view_params(p.view, rows[-1]["seq"], p)}
     for i, row in enumerate(rows):
         params.update({f"{k}_{i}": v for k, v in row.items()})
     if conn.execute(_chained(len(rows)), params).rowcount != len(rows):
@@ -101,53 +133,97 @@ def project_chained(conn: Connection, p: Projection) -> ChainHead | None:
     return ChainHead(seq=rows[-1]["seq"], hash=head_hash)
 
 
-def apply_projection(conn: Connection, p: Projection) -> ChainHead:
-    """Write the projection in the caller's transaction; returns the stored head.
+def apply_projection(conn: Connection, p: Projection, *, authoritative: bool = False) -> Written:
+    """Make the read model equal to the projection, in the caller's transaction.
 
-    Two statements whatever the number of records, and one or two more when a stage
-    change moves places: move the project row forward, which returns the seq and hash of
-    the project's last stored record; insert the new records already sealed onto that
-    hash. The workflow projects records in seq order, so every record above the last
-    stored seq is new.
-
-    The row moves forward only (the UPDATE's condition), so a stale projection committing
-    late cannot move it back; it updates nothing, and its records are already stored (the
-    newer projection stored every record up to its own). The UPDATE is also the lock: two
-    attempts of one projection (a retry after a timeout) queue on the row, and the later
-    one, which still sees the rows as they were when it started, meets the (project, seq)
-    key on insert and fails; its retry finds the rows stored.
-
-    A Connection, not a Session: no ORM object is loaded, and the Session's bookkeeping
-    was a measurable part of every decision's cost."""
+    The project row is locked first, so projections of one project are serialized; the
+    stored records from the head on are compared with the projection's, and replaced from
+    the first difference (records beyond the projection's last are removed).
+    `authoritative`: the projection is the committed history's (`ops reproject`), never
+    stale; the row keeps the number and run of the workflow's last projection."""
     pid = p.view.project_id
-    if not p.records:
-        return _stored_head(conn, pid)
-    head = conn.execute(_MOVE, {"pid": pid, **_view_params(
-        p, max(r.seq for r in p.records))}).first()
-    if head is None:  # stale, or not registered at all
-        return _stored_head(conn, pid)
-    last_row_seq, prev = head.last_seq or 0, head.last_hash or GENESIS
-    new = sorted((r for r in p.records if r.seq > last_row_seq), key=lambda r: r.seq)
-    rows = [record_values(pid, r) for r in new]
-    if rows:
-        prev = seal(rows, prev)
-        conn.execute(_INSERT, rows)
-    for stage, action in dict.fromkeys((r.stage_after, r.action) for r in new
-                                       if moves_places(r)):
-        follow_stage(conn, pid, stage, action)
-    return ChainHead(seq=rows[-1]["seq"] if rows else last_row_seq, hash=prev)
-
-
-def _stored_head(conn: Connection, project_id: str) -> ChainHead:
-    row = conn.execute(_HEAD, {"pid": project_id}).first()
+    row = conn.execute(select(_project.c.projected_seq, _project.c.projection_no,
+                              _project.c.run_id).where(_project.c.id == pid)
+                       .with_for_update()).first()
     if row is None:
-        raise LookupError(f"project {project_id} is not registered in the database")
-    return ChainHead(seq=row.last_seq or 0, hash=row.last_hash or GENESIS)
+        raise LookupError(f"project {pid} is not registered in the database")
+    records = sorted(p.records, key=lambda r: r.seq)
+    if p.head is not None:
+        base = p.head.seq
+    else:  # a workflow from before heads were sent: its records follow the stored ones
+        base = records[0].seq - 1 if records else row.projected_seq
+    stored: dict[int, str] = {
+        s: h or "" for s, h in conn.execute(select(_record.c.seq, _record.c.hash).where(
+            _record.c.project_id == pid, _record.c.seq >= max(base, 1)))}
+    if (not authoritative and p.number is not None and p.run_id is not None
+            and row.run_id == p.run_id and row.projection_no is not None
+            and p.number < row.projection_no):
+        return Written(head=_head_of(stored, row.projected_seq), stale=True)
+    if base == 0:
+        base_hash = GENESIS
+    else:
+        base_hash = stored.get(base, "")
+        if not base_hash or (p.head is not None and p.head.hash != base_hash):
+            return Written(head=ChainHead(seq=base, hash=base_hash or GENESIS, resend=True))
+    rows = [record_values(pid, r) for r in records]
+    head_hash = seal(rows, base_hash)
+    upto = rows[-1]["seq"] if rows else base
+    differing = [r["seq"] for r in rows if stored.get(r["seq"]) != r["hash"]]
+    if authoritative:  # also a record edited without its hash: compare the content
+        edited = {row.seq for row in conn.execute(select(_record).where(
+            _record.c.project_id == pid, _record.c.seq >= max(base, 1)))
+            if (want := next((r for r in rows if r["seq"] == row.seq), None)) is not None
+            and content(row._mapping) != content(want)}
+        differing = sorted(set(differing) | edited)
+    beyond = [s for s in stored if s > upto]
+    if not authoritative and p.number is None and not differing and row.projected_seq > upto:
+        return Written(head=_head_of(stored, row.projected_seq), stale=True)  # legacy order
+    written = Written(head=ChainHead(seq=upto, hash=head_hash))
+    if differing or beyond:
+        first = min(differing + beyond)
+        written.removed = sorted(s for s in stored if s >= first)
+        conn.execute(delete(_record).where(_record.c.project_id == pid, _record.c.seq >= first))
+        new = [r for r in rows if r["seq"] >= first]
+        if new:
+            conn.execute(insert(_record), new)
+        written.inserted = [r["seq"] for r in new]
+    conn.execute(update(_project).where(_project.c.id == pid)
+                 .values(**_view_values(p.view, upto, p)))
+    if p.content is not None:
+        write_content(conn, pid, p.content)
+        written.content = True
+    if p.places or written.removed:
+        follow_state(conn, pid, p.view)
+    return written
 
 
-def _view_params(p: Projection, projected_seq: int) -> dict[str, Any]:
-    view = p.view
-    values = {
+def write_content(conn: Connection, project_id: str, content: ProjectContent) -> None:
+    """The applicant's content as the workflow holds it: the title and application
+    columns, and exactly its documents."""
+    application = (content.application.model_dump(include=set(_APPLICATION_COLUMNS))
+                   if content.application is not None else {})
+    conn.execute(update(_project).where(_project.c.id == project_id).values(
+        title=content.title, **application))
+    wanted = {(d.sha256, d.kind) for d in content.documents}
+    have = {(s, k) for s, k in conn.execute(select(_document.c.sha256, _document.c.kind).where(
+        _document.c.project_id == project_id))}
+    for sha, kind in have - wanted:
+        conn.execute(delete(_document).where(and_(
+            _document.c.project_id == project_id, _document.c.sha256 == sha,
+            _document.c.kind == kind)))
+    missing = sorted(wanted - have)
+    if missing:
+        conn.execute(insert(_document), [{"project_id": project_id, "sha256": s, "kind": k}
+                                         for s, k in missing])
+
+
+def _head_of(stored: dict[int, str], seq: int) -> ChainHead:
+    return ChainHead(seq=seq, hash=stored.get(seq) or GENESIS)
+
+
+def _view_values(view: ReadModelView, projected_seq: int, p: Projection) -> dict[str, Any]:
+    numbered = {"projection_no": p.number, "run_id": p.run_id} if p.number is not None else {}
+    return {**numbered,
         "stage": view.stage.value, "stage_label_zh": view.stage_label_zh,
         "end_rule": view.end_rule, "city_rank": view.rank,
         "scores": dict(view.experts), "verified_investment_cny": view.verified_investment_cny,
@@ -155,19 +231,14 @@ def _view_params(p: Projection, projected_seq: int) -> dict[str, Any]:
         "reserve_pool": view.reserve_pool, "waiting_on": view.waiting_on,
         "next_deadline": view.next_deadline, "projected_seq": projected_seq,
         "projected_at": datetime.now(UTC)}
-    return {f"v_{k}": v for k, v in values.items()}
 
 
-def record_values(project_id: str, r: DecisionRecord) -> dict[str, Any]:
-    """A decision record as its row's column values (also what the hash chain covers)."""
-    return {
-        "project_id": project_id, "seq": r.seq, "request_id": r.request_id,
-        "action": r.action, "actor_user": r.actor.user_id, "actor_role": r.actor.role.value,
-        "actor_region": r.actor.region, "at": r.at, "reason": r.reason,
-        "evidence": r.evidence, "payload": r.payload, "stage_before": r.stage_before.value,
-        "stage_after": r.stage_after.value, "note": r.note, "rule": r.rule}
+def _view_params(view: ReadModelView, projected_seq: int, p: Projection) -> dict[str, Any]:
+    return {f"v_{k}": v for k, v in _view_values(view, projected_seq, p).items()}
 
 
 def read_model_stage(session: Session, project_id: str) -> Stage | None:
     project = session.get(Project, project_id)
     return Stage(project.stage) if project else None
+
+

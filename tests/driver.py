@@ -58,16 +58,16 @@ class Drive:
         enterprise as scene unit: valid in both presets) and the project, then start it."""
         lead = support.unit("service_provider", region=support.COUNTY)
         scene = support.unit("manufacturer", region=support.COUNTY)
-        project = support.project(b, **kw).model_copy(update={
-            "applicant_unit": lead.credit_code,
-            "consortium": [ConsortiumMember(credit_code=lead.credit_code, name=lead.name,
-                                            role="lead"),
-                           ConsortiumMember(credit_code=scene.credit_code, name=scene.name,
-                                            role="scene")]})
         start = datetime.now(SHANGHAI).date() + timedelta(days=1)
         application = ApplicationFacts(
             declared_investment_cny=2_000_000, implementation_region=support.COUNTY,
             implementation_start=start, implementation_end=start + timedelta(days=300))
+        project = support.project(b, **kw).model_copy(update={
+            "applicant_unit": lead.credit_code, "application": application,
+            "consortium": [ConsortiumMember(credit_code=lead.credit_code, name=lead.name,
+                                            role="lead"),
+                           ConsortiumMember(credit_code=scene.credit_code, name=scene.name,
+                                            role="scene")]})
         with db.begin() as s:
             ensure_batch(s, b, support.tasks_2026(), {support.CITY: 20})
             ensure_unit(s, lead)

@@ -137,6 +137,7 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
         ("GET", "/operator/deadlines"): ({"url": url}, False, False),
         ("GET", "/operator/projects/{project_id}/history"): ({"url": url}, False, False),
         ("POST", "/operator/archive"): ({"url": url}, False, False),
+        ("POST", "/operator/projects/{project_id}/reproject"): ({"url": url}, True, False),
         ("GET", "/operator/stuck"): ({"url": url}, False, False),
         ("GET", "/operator/archives-overdue"): ({"url": url, "params": {"batch_id": bid}},
                                                 False, False),

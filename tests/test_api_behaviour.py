@@ -117,7 +117,7 @@ async def test_uploads_dedupe_and_refuse_bad_files(ts: Harness, http: httpx.Asyn
     await d.do("city_recommend", rank=1)
     await d.do("concur", Role.CITY_FINANCE)
     frozen = await upload(b"%PDF new proof", "application/pdf")
-    assert frozen.status_code == 422 and frozen.json()["rule"] == "R11"
+    assert frozen.status_code == 409 and frozen.json()["rule"] == "R11"
 
 
 async def test_province_extension_through_the_api(ts: Harness, http: httpx.AsyncClient) -> None:

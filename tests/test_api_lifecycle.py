@@ -52,7 +52,8 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
     assert r.status_code == 201, r.text
     pid = r.json()["view"]["project_id"]
     assert r.json()["view"]["stage"] == "draft"
-    assert r.json()["allowed_for_me"] == ["edit_application", "submit", "withdraw"]
+    assert r.json()["allowed_for_me"] == ["edit_application", "attach_document", "submit",
+                                          "withdraw"]
     files = {"file": ("可行性报告.pdf", b"%PDF-1.4 feasibility", "application/pdf")}
     r = await http.post(f"/projects/{pid}/documents", files=files,
                         data={"kind": "feasibility_report"}, headers=applicant.headers)
@@ -106,9 +107,11 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
     detail = (await auditor.get(f"/projects/{pid}")).json()
     assert detail["view"]["end"]["rule"] == "R17" and detail["allowed_for_me"] == []
     actions = [d["action"] for d in detail["decisions"]]
-    assert actions[:3] == ["submit", "admit", "county_approve"]
+    # The upload is in the project's own record, as every change of its content is.
+    assert actions[:4] == ["attach_document", "submit", "admit", "county_approve"]
+    assert detail["decisions"][0]["payload"]["sha256"] == report
     assert actions[-1] == "record_disbursement"
-    assert report not in str(detail["decisions"])  # the report was not cited as evidence
+    assert [d["sha256"] for d in detail["view"]["documents"]] == [report, archive]
     assert archive in str(detail["decisions"])
 
     r = await auditor.get(f"/batches/{batch_id}/results.csv")

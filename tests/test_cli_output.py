@@ -149,7 +149,8 @@ JSON_KEYS: dict[str, set[str]] = {
     "deadlines": {"workflow_id", "stage", "waiting_on", "next_deadline", "missed"},
     "archives-overdue": {"workflow_id", "project_id", "overdue_periods", "archives_filed"},
     "stuck": {"workflow_id", "kind", "attempt", "what", "error"},
-    "read-model": {"project_id", "workflow_stage", "read_model_stage"},
+    "read-model": {"project_id", "workflow_stage", "read_model_stage", "missing", "phantom",
+                   "other_run"},
     "timeline": {"event_id", "seq", "at", "kind", "action", "actor", "request_id",
                  "stage_before", "stage_after", "reason", "evidence", "payload", "note"},
 }

@@ -80,16 +80,19 @@ def test_submission_recommendation_and_projection_run_on_sqlite(
 
     log = [record(1, "submit", Stage.DRAFT, Stage.COUNTY_REVIEW),
            record(2, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW)]
+    run = {"run_id": "run-1"}
     with demo_db.begin() as s:
         assert apply_projection(s.connection(), Projection(
-            view=view(first, Stage.COUNTY_REVIEW), records=log[:1])).seq == 1
+            view=view(first, Stage.COUNTY_REVIEW), records=log[:1], number=1,
+            **run)).head.seq == 1
     with demo_db.begin() as s:
         head = apply_projection(s.connection(), Projection(
-            view=view(first, Stage.CITY_REVIEW), records=log))
+            view=view(first, Stage.CITY_REVIEW), records=log, number=2, **run)).head
     assert head.seq == 2
     with demo_db.begin() as s:  # stale: moves nothing back, answers with the stored head
-        assert apply_projection(s.connection(), Projection(
-            view=view(first, Stage.COUNTY_REVIEW), records=log[:1])) == head
+        late = apply_projection(s.connection(), Projection(
+            view=view(first, Stage.COUNTY_REVIEW), records=log[:1], number=1, **run))
+    assert late.stale and late.head == head
     stage, seq, check = stored(demo_db, first)
     assert (stage, seq) == ("city_review", 2)
     assert check.chain_intact and check.records == 2

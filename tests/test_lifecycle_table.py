@@ -73,6 +73,8 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
             "halfyear_acceptance": "failed_acceptance", "final_acceptance": "failed_acceptance",
         },
         "revoke": {s: "revoked" for s in OPEN_2024},
+        "attach_document": {s: "=" for s in ("draft", "returned", "implementation",
+                                             "halfyear_acceptance", "final_acceptance")},
     },
     "2026": {
         **COMMON,
@@ -93,6 +95,8 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "request_early_acceptance": {"implementation": "final_acceptance"},
         "fail_acceptance": {"final_acceptance": "failed_acceptance"},
         "revoke": {s: "revoked" for s in OPEN_2026},
+        "attach_document": {s: "=" for s in ("draft", "returned", "implementation",
+                                             "final_acceptance")},
     },
 }
 ALL_STAGES = [s.value for s in Stage]

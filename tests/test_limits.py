@@ -14,8 +14,9 @@ from domain.clock import SHANGHAI
 from domain.eligibility import ApplicationFacts, UnitFacts
 from domain.refusals import Refusal
 from domain.stages import Stage
+from domain.views import ReadModelView
 from models import Place, Recommendation
-from services.limits import check_submission, follow_stage, recommend_list
+from services.limits import check_submission, follow_state, recommend_list
 from services.registry import ensure_batch, ensure_unit, register_project
 from tests import support
 
@@ -101,7 +102,7 @@ def test_a_released_place_is_free_again_and_a_resubmission_keeps_its_own(
     assert submit(db, first) is None  # resubmission after a return: same place
     assert submit(db, second).rule == "R2"  # type: ignore[union-attr]
     with db.begin() as s:
-        follow_stage(s, first, Stage.WITHDRAWN, "withdraw")
+        follow_state(s, first, state_of(first, Stage.WITHDRAWN))
     assert submit(db, second) is None
 
 
@@ -114,8 +115,8 @@ def test_a_2025_selected_project_uses_up_its_providers_place_in_2026(
     for pid in old:
         assert submit(db, pid) is None
     with db.begin() as s:
-        follow_stage(s, old[0], Stage.SELECTED, "select")  # selected in 2025
-        follow_stage(s, old[1], Stage.NOT_SELECTED, "not_select")  # not selected: no place
+        follow_state(s, old[0], state_of(old[0], Stage.SELECTED))  # selected in 2025
+        follow_state(s, old[1], state_of(old[1], Stage.NOT_SELECTED))  # not selected: no place
     current = new_batch(db, counts=[earlier.batch_id])
     pids = [new_project(db, current, provider, support.unit("manufacturer")) for _ in range(3)]
     results = [submit(db, pid) for pid in pids]
@@ -210,3 +211,11 @@ def test_credit_code_of_every_unit_is_checked_r4(db: sessionmaker[Session]) -> N
         "1" if bad.credit_code[17] != "1" else "2")})
     assert submit(db, new_project(db, policy, bad)).rule == "R4"  # type: ignore[union-attr]
 
+
+def state_of(project_id: str, stage: Stage, rank: int | None = None) -> ReadModelView:
+    """A project's read-model view in `stage`, as far as places and quota rows go."""
+    return ReadModelView(project_id=project_id, stage=stage, stage_label_zh=stage.label_zh,
+                         end_rule=None, rank=rank, experts={}, verified_investment_cny=None,
+                         subsidy_amount_cny=None, disbursed_at=None, reserve_pool=False,
+                         waiting_on=[], next_deadline=None, quota_rank=rank,
+                         was_selected=stage.is_selected)

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.messages import ChainHead, Projection
+from domain.messages import GENESIS, ChainHead, Projection
 from domain.roles import Role
 from domain.stages import Stage
-from domain.views import ReadModelView
+from domain.views import ProjectContent, ReadModelView
 from models import DecisionRow, Place, Project, Unit
-from services.limits import moves_places
+from services.limits import check_submission
 from services.projection import apply_projection, one_statement, project_chained
 from tests import support
 from tests.driver import Drive, Harness
@@ -72,22 +72,24 @@ async def test_projection_after_a_complete_lifecycle_equals_the_workflow(ts: Har
         places = s.scalars(select(Place).where(Place.project_id == d.project.project_id)).all()
     assert len(places) == 2 and all(p.selected and p.released_at is None for p in places)
 
-    # The projection activity retried with everything: nothing changes, and it answers
-    # with the stored head. So does the one-statement path, given the workflow's head.
+    # The last projection sent again (the same number, a retried attempt): nothing
+    # changes. An earlier one of the same run arriving late changes nothing either.
+    with ts.db() as s:
+        row = s.get(Project, d.project.project_id)
+        assert row is not None
+        number, run = row.projection_no, row.run_id
+    assert number is not None and run == (await d.handle.describe()).run_id
     head = ChainHead(seq=len(log), hash=decisions[-1]["hash"])
+    again = Projection(view=ReadModelView.of(view), records=log, head=ChainHead(seq=0,
+                       hash=GENESIS), number=number, run_id=run)
     with ts.db.begin() as s:
-        again = Projection(view=ReadModelView.of(view), records=log)
-        assert apply_projection(s.connection(), again) == head
-    with ts.db.begin() as s:
-        behind = again.model_copy(update={"head": ChainHead(seq=10, hash=decisions[9]["hash"])})
-        assert project_chained(s.connection(), behind) is None
-    assert rows(ts.db, d.project.project_id) == (project, decisions)
-
-    # A stale projection (an earlier view with its records) cannot move the model back.
+        written = apply_projection(s.connection(), again)
+    assert written.head == head and not written.removed and not written.inserted
     old_view = view.model_copy(update={"stage": Stage.PUBLICITY, "stage_label_zh": "公示中"})
+    stale = Projection(view=ReadModelView.of(old_view), records=log[:10],
+                       head=ChainHead(seq=0, hash=GENESIS), number=number - 1, run_id=run)
     with ts.db.begin() as s:
-        stale = Projection(view=ReadModelView.of(old_view), records=log[:10])
-        assert apply_projection(s.connection(), stale) == head
+        assert apply_projection(s.connection(), stale).stale
     assert rows(ts.db, d.project.project_id) == (project, decisions)
 
 
@@ -147,22 +149,26 @@ def test_one_statement_projection_moves_only_from_the_workflows_head(
            record(3, "note", Stage.CITY_REVIEW, Stage.CITY_REVIEW)]
     engine = db.kw["bind"]
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-    with engine.begin() as conn:  # the first projection: no head yet
-        first = apply_projection(conn, Projection(view=view(pid, Stage.COUNTY_REVIEW),
-                                                  records=log[:1]))
+    with engine.begin() as conn:  # the first projection takes the transactional path
+        first = apply_projection(conn, Projection(
+            view=view(pid, Stage.COUNTY_REVIEW), records=log[:1], head=GENESIS_HEAD, **RUN,
+            number=1)).head
     assert first.seq == 1
-    second = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[1:2], head=first)
+    second = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[1:2], head=first,
+                        number=2, places=False, **RUN)
     assert one_statement("postgresql", second) and not one_statement("sqlite", second)
     with autocommit.connect() as conn:
         after = project_chained(conn, second)
     assert after is not None and after.seq == 2
     with autocommit.connect() as conn:  # the same projection again: the row has moved
         assert project_chained(conn, second) is None
-    with engine.begin() as conn:  # what the activity falls back to: the stored head
-        assert apply_projection(conn, second) == after
-    # A head the read model is not at (sent by a workflow that missed a commit, or a
-    # rebuilt read model): nothing is written.
-    wrong = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[2:], head=first)
+    with engine.begin() as conn:  # what the activity falls back to: nothing to change
+        again = apply_projection(conn, second)
+    assert again.head == after and not again.inserted and not again.removed
+    # A head the read model is not at (the workflow missed a commit, or a rebuilt read
+    # model): the one statement writes nothing.
+    wrong = Projection(view=view(pid, Stage.CITY_REVIEW), records=log[2:], head=first,
+                       number=3, places=False, **RUN)
     with autocommit.connect() as conn:
         assert project_chained(conn, wrong) is None
     stage, seq, check = stored(db, pid)
@@ -170,13 +176,83 @@ def test_one_statement_projection_moves_only_from_the_workflows_head(
     assert check.chain_intact and check.records == 2
 
 
-def test_only_records_that_change_places_need_the_transaction() -> None:
-    """Entering the selected stages, an end that releases places, a return and a dissent
-    take the transactional path; moving on within the selected stages does not."""
-    assert moves_places(record(1, "concur", Stage.PROVINCIAL_REVIEW, Stage.SELECTED))
-    assert moves_places(record(1, "withdraw", Stage.COUNTY_REVIEW, Stage.WITHDRAWN))
-    assert moves_places(record(1, "return", Stage.COUNTY_REVIEW, Stage.RETURNED))
-    assert moves_places(record(1, "dissent", Stage.CITY_REVIEW, Stage.CITY_REVIEW))
-    assert not moves_places(record(1, "open_publicity", Stage.SELECTED, Stage.PUBLICITY))
-    assert not moves_places(record(1, "disburse", Stage.SUBSIDY, Stage.COMPLETED))
-    assert not moves_places(record(1, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW))
+def test_one_statement_only_for_records_and_the_view() -> None:
+    base = Projection(view=view("p", Stage.CITY_REVIEW), head=GENESIS_HEAD, number=2,
+                      records=[record(1, "submit", Stage.DRAFT, Stage.COUNTY_REVIEW)],
+                      places=False, **RUN)
+    assert one_statement("postgresql", base)
+    for change in ({"places": True}, {"number": None}, {"head": None}, {"records": []},
+                   {"content": ProjectContent(title="标题")}):
+        assert not one_statement("postgresql", base.model_copy(update=change)), change
+
+
+def test_a_projection_from_an_uncommitted_task_is_replaced_by_the_committed_one(
+    db: sessionmaker[Session],
+) -> None:
+    """A workflow task accepted county_return and then withdraw, ran the projection and
+    was never committed; its retry accepted county_approve. The two projections carry the
+    same number: the committed one, landing second, leaves exactly its own records, the
+    chain sealed again, and the places as its stage implies."""
+    pid = new_project(db, new_batch(db), support.unit("service_provider"),
+                      support.unit("manufacturer"))
+    with db.begin() as s:
+        assert check_submission(s.connection(), pid) is None  # places claimed
+    submit = record(1, "submit", Stage.DRAFT, Stage.COUNTY_REVIEW)
+    engine = db.kw["bind"]
+    with engine.begin() as conn:
+        head = apply_projection(conn, Projection(view=view(pid, Stage.COUNTY_REVIEW),
+                                                 records=[submit], head=GENESIS_HEAD,
+                                                 number=1, **RUN)).head
+    phantom = [record(2, "county_return", Stage.COUNTY_REVIEW, Stage.RETURNED),
+               record(3, "withdraw", Stage.RETURNED, Stage.WITHDRAWN)]
+    with engine.begin() as conn:
+        apply_projection(conn, Projection(view=view(pid, Stage.WITHDRAWN), records=phantom,
+                                          head=head, number=2, **RUN))
+    with db() as s:
+        assert all(p.released_at is not None for p in places_of(s, pid))
+    committed = [record(2, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW)]
+    with engine.begin() as conn:
+        written = apply_projection(conn, Projection(view=view(pid, Stage.CITY_REVIEW),
+                                                    records=committed, head=head, number=2,
+                                                    **RUN))
+    assert written.removed == [2, 3] and written.inserted == [2]
+    stage, seq, check = stored(db, pid)
+    assert (stage, seq) == ("city_review", 2) and check.chain_intact and check.records == 2
+    with db() as s:
+        actions = list(s.scalars(select(DecisionRow.action).where(DecisionRow.project_id == pid)
+                                 .order_by(DecisionRow.seq)))
+        assert actions == ["submit", "county_approve"]
+        assert all(p.released_at is None for p in places_of(s, pid))  # held again
+
+
+def test_a_head_the_read_model_does_not_hold_asks_for_the_whole_log(
+    db: sessionmaker[Session],
+) -> None:
+    pid = new_project(db, new_batch(db), support.unit("service_provider"))
+    engine = db.kw["bind"]
+    log = [record(1, "submit", Stage.DRAFT, Stage.COUNTY_REVIEW),
+           record(2, "county_approve", Stage.COUNTY_REVIEW, Stage.CITY_REVIEW)]
+    with engine.begin() as conn:
+        apply_projection(conn, Projection(view=view(pid, Stage.COUNTY_REVIEW), records=log[:1],
+                                          head=GENESIS_HEAD, number=1, **RUN))
+    forged = ChainHead(seq=1, hash="f" * 64)
+    with engine.begin() as conn:
+        written = apply_projection(conn, Projection(view=view(pid, Stage.CITY_REVIEW),
+                                                    records=log[1:], head=forged, number=2,
+                                                    **RUN))
+    assert written.head.resend and not written.inserted
+    assert stored(db, pid)[:2] == ("county_review", 1)
+    with engine.begin() as conn:  # the whole log, as the workflow then sends it
+        written = apply_projection(conn, Projection(view=view(pid, Stage.CITY_REVIEW),
+                                                    records=log, head=GENESIS_HEAD, number=3,
+                                                    **RUN))
+    assert not written.head.resend and written.head.seq == 2
+    assert stored(db, pid)[:2] == ("city_review", 2)
+
+
+GENESIS_HEAD = ChainHead(seq=0, hash=GENESIS)
+RUN = {"run_id": "run-1"}
+
+
+def places_of(s: Session, pid: str) -> list[Place]:
+    return list(s.scalars(select(Place).where(Place.project_id == pid)))

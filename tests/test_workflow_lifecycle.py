@@ -367,7 +367,8 @@ async def test_queries_show_deadlines_and_allowed_decisions(ts: Harness) -> None
     kinds = {dl.kind: dl.at for dl in view.deadlines}
     assert kinds["batch_close"] == d.close_at and kinds["applicant_close"] == d.close_at
     assert view.next_deadline == d.close_at
-    assert view.allowed == {"applicant": ["edit_application", "submit", "withdraw"],
+    assert view.allowed == {"applicant": ["edit_application", "attach_document", "submit",
+                                          "withdraw"],
                             "province": ["revoke"]}
     assert await d.handle.query("allowed", "county") == []
 

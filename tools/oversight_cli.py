@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         StageCount,
         Stuck,
     )
+    from services.reprojection import Reprojected
 
 ops = typer.Typer(help="operators: stages, deadlines, histories, archive", no_args_is_help=True)
 audit = typer.Typer(help="auditors: timeline, replay proof, verification", no_args_is_help=True)
@@ -139,6 +140,9 @@ READ_MODEL_COLUMNS = (
     Column("项目 project", lambda r: r.project_id),
     Column("流程阶段 workflow stage", lambda r: _stage(r.workflow_stage)),
     Column("读模型阶段 read-model stage", lambda r: _stage(r.read_model_stage)),
+    Column("缺少记录 missing seqs", lambda r: ", ".join(map(str, r.missing))),
+    Column("多余记录 phantom seqs", lambda r: ", ".join(map(str, r.phantom))),
+    Column("其他运行 other run", lambda r: "是 yes" if r.other_run else ""),
 )
 TIMELINE_COLUMNS = (
     Column("事件 event", lambda e: str(e.event_id), justify="right"),
@@ -191,6 +195,23 @@ def render_read_model(rows: Sequence[ReadModelDifference], width: int = 80,
     title = f"{len(rows)} 处差异 / {len(rows)} difference(s)" if rows else None
     return render(rows, READ_MODEL_COLUMNS, width=width, as_json=as_json, empty=NO_DIFFERENCES,
                   title=title, color_system=color_system)
+
+
+REPROJECTED_COLUMNS = (
+    Column("项目 project", lambda r: r.project_id),
+    Column("记录 records", lambda r: str(r.records), justify="right"),
+    Column("修复 repaired", lambda r: "; ".join(r.repaired) or "无变化 unchanged"),
+    Column("移除 removed seqs", lambda r: ", ".join(map(str, r.removed))),
+    Column("之后一致 ok after", lambda r: "是 yes" if r.ok_after else "否 NO"),
+)
+
+
+def render_reprojected(rows: Sequence[Reprojected], width: int = 80, as_json: bool = False,
+                       color_system: str | None = None) -> str:
+    changed = sum(bool(r.repaired) for r in rows)
+    return render(rows, REPROJECTED_COLUMNS, width=width, as_json=as_json, empty=NO_PROJECTS,
+                  title=f"{changed} 个项目已修复 / {changed} repaired, "
+                        f"{len(rows) - changed} unchanged", color_system=color_system)
 
 
 def render_timeline(entries: Sequence[TimelineEntry], project_id: str, source: str,
@@ -368,6 +389,33 @@ def ops_read_model(batch: str = typer.Option(None, help="a batch id"),
     run(go())
 
 
+@ops.command("reproject")
+def ops_reproject(project: str = typer.Argument(None, help="project id or workflow id"),
+                  all_projects: bool = typer.Option(False, "--all", help="every project"),
+                  batch: str = typer.Option(None, help="with --all: only this batch"),
+                  json: bool = JSON) -> None:
+    """Rebuild the read model of a project (or of all) from its committed history:
+    records the history does not hold are removed, missing ones written, the chain
+    sealed again, the row, places and quota row set. Idempotent; says what it changed."""
+    async def go() -> None:
+        from services.reprojection import reproject, reproject_all
+
+        if bool(project) == all_projects:
+            raise CliError("错误：请给出一个项目，或使用 --all / error: give one project, "
+                           "or --all")
+        db, client = _db(), await _client()
+        if all_projects:
+            rows = await reproject_all(client=client, db=db, batch_id=batch)
+        else:
+            rows = [await reproject(client=client, db=db, project_id=_resolve(project, db))]
+        width, colour = _screen()
+        _emit(render_reprojected(rows, width, json, colour))
+        if not all(r.ok_after for r in rows):
+            raise SystemExit(1)
+
+    run(go())
+
+
 @ops.command("history")
 def ops_history(project: str = PROJECT,
                 json: bool = typer.Option(False, "--json", help="accepted for uniformity: "
@@ -449,11 +497,10 @@ def audit_verify(project: str = PROJECT, json: bool = JSON) -> None:
     """Recompute the stored decisions' hash chain and compare them with the history.
     Exit status 1 if either fails."""
     async def go() -> None:
-        from audit.chain import verify
+        from services.reprojection import verify_history
 
         project_id, history, _, db = await _history(project)
-        with db() as s:
-            v = verify(s, project_id, history)
+        v = await verify_history(db=db, project_id=project_id, history=history)
         width, colour = _screen()
         _emit(render_verify(v, width, json, colour))
         if not v.ok:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
     from domain.messages import (
         CHECK_SUBMISSION,
+        GENESIS,
         NOTIFY,
         PROJECT_STATE,
         PUBLICITY_PERIOD,
@@ -39,19 +40,30 @@ with workflow.unsafe.imports_passed_through():
         RecommendationRequest,
     )
     from domain.payloads import OpenPublicity, Recommend
+    from domain.places import place_hold
     from domain.project import ProjectState
     from domain.refusals import Refusal, Refused
     from domain.roles import Role
     from domain.stages import Stage
-    from domain.views import EndInfo, Notification, ProjectView
+    from domain.views import EndInfo, Notification, ProjectContent, ProjectView
 
 REFUSED = "Refused"
 NOTIFY_END_PATCH = "notify-applicant-of-end"
+# The submission and recommendation checks read the read model (the application, the
+# documents, the places): they wait until it holds every earlier record.
+DRAIN_BEFORE_CHECK_PATCH = "projection-drained-before-check"
+# Decisions that change the applicant's content: their projection carries it.
+CONTENT_ACTIONS = frozenset({"edit_application", "attach_document"})
 _NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
 # A check the decider waits for: give up after a few tries so the caller hears of it.
 _CHECK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 # The read model must converge, however long the database is away.
 _PROJECTION_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+def _content_to_send(content: ProjectContent | None) -> ProjectContent | None:
+    """A copy: the state goes on changing while the activity's input waits to be sent."""
+    return content.model_copy(deep=True) if content is not None else None
 
 
 def _refused(refusal: Refusal) -> ApplicationError:
@@ -72,7 +84,12 @@ class ProjectWorkflow:
         self._published: dict[str, object] = {}
         self._notifications: list[asyncio.Task[None]] = []
         self._projected = 0  # decision records written to the read model
-        self._head: ChainHead | None = None  # the read model's last record, as last told
+        # The read model's last record, as the last projection answered; a new project's
+        # read model holds none.
+        self._head: ChainHead | None = ChainHead(seq=0, hash=GENESIS)
+        self._projections = 0  # projections sent by this run, to number them
+        self._reassert = False  # send the whole state with the next projection
+        self._places_sent: tuple[object, ...] | None = None
         info = workflow.info()
         self._log = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project.project_id,
@@ -121,11 +138,16 @@ class ProjectWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._notifications:
             await asyncio.gather(*self._notifications)
-        await workflow.wait_condition(lambda: self._projected == len(self._state.log))
+        await workflow.wait_condition(self._projection_caught_up)
         projector.cancel()
         assert self._state.end is not None
         self._emit("project.ended", stage=self._state.stage.value, rule=self._state.end.rule)
         return self._state.end
+
+    @property
+    def state(self) -> ProjectState:
+        """The project's state (read by the auditors' replay, never by another workflow)."""
+        return self._state
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -138,6 +160,11 @@ class ProjectWorkflow:
             problem = self._state.assess(decision, workflow.now())
             if problem is not None:  # the stage moved while this update waited for the lock
                 raise _refused(problem)
+            if self._needs_database(decision) and workflow.patched(DRAIN_BEFORE_CHECK_PATCH):
+                await workflow.wait_condition(self._projection_caught_up)
+                problem = self._state.assess(decision, workflow.now())
+                if problem is not None:
+                    raise _refused(problem)
             problem = await self._database_check(decision)
             if problem is not None:
                 raise _refused(problem)
@@ -175,6 +202,13 @@ class ProjectWorkflow:
             self._info("deadline.changed", record)
             self._after_change()
 
+    @workflow.signal
+    def reproject(self) -> None:
+        """Send the whole state to the read model again (operators: `gongfu ops
+        reproject`, after a reset or a restored database). It can only re-assert what
+        the history holds, so anyone may ask for it."""
+        self._reassert = True
+
     # -- queries ----------------------------------------------------------------------------
 
     @workflow.query
@@ -200,6 +234,13 @@ class ProjectWorkflow:
 
     # -- internals --------------------------------------------------------------------------
 
+    @staticmethod
+    def _needs_database(decision: Decision) -> bool:
+        return decision.action in ("submit", "resubmit", "city_recommend")
+
+    def _projection_caught_up(self) -> bool:
+        return self._projected == len(self._state.log) and not self._reassert
+
     async def _database_check(self, decision: Decision) -> Refusal | None:
         """The rules that need other projects: eligibility and places at submission
         (R1-R7), the city's quota at recommendation (R8). Refused = nothing changes."""
@@ -217,25 +258,46 @@ class ProjectWorkflow:
         return None
 
     async def _project_loop(self) -> None:
-        """Write every decision record to the read model, in order, once.
+        """Make the read model equal to the workflow's state after every change.
 
-        A local activity: a short, idempotent database write recorded as one marker
-        event, which keeps a year-long history small; a long database outage turns its
-        retries into durable timers, and the records wait in the workflow meanwhile."""
+        A local activity: a short database write recorded as one marker event, which
+        keeps a year-long history small; a long database outage turns its retries into
+        durable timers, and the records wait in the workflow meanwhile. It can run in a
+        workflow task that is never committed, so each projection states the whole truth
+        from the head on and the read model is made equal to it (`services.projection`);
+        the committed projection replaces what an uncommitted one wrote. When the read
+        model's head is not the workflow's, the answer says `resend` and the whole log
+        follows."""
         while True:
-            await workflow.wait_condition(lambda: self._projected < len(self._state.log))
-            upto = len(self._state.log)
-            head = await workflow.execute_local_activity(
+            await workflow.wait_condition(
+                lambda: self._projected < len(self._state.log) or self._reassert)
+            upto, log = len(self._state.log), self._state.log
+            whole = self._reassert
+            start = 0 if whole else self._projected
+            head = ChainHead(seq=0, hash=GENESIS) if whole else self._head
+            self._reassert = False
+            self._projections += 1
+            view = self._state.read_model(workflow.now())
+            places = (place_hold(view.stage, was_selected=view.was_selected), view.quota_rank)
+            changed_content = whole or any(r.action in CONTENT_ACTIONS for r in log[start:upto])
+            content = self._state.content if changed_content else None
+            result = await workflow.execute_local_activity(
                 PROJECT_STATE,
-                Projection(view=self._state.read_model(workflow.now()),
-                           records=self._state.log[self._projected:upto], head=self._head),
+                Projection(view=view, records=log[start:upto], head=head,
+                           number=self._projections, run_id=workflow.info().run_id,
+                           content=_content_to_send(content),
+                           places=whole or places != self._places_sent),
                 result_type=ChainHead | int,  # type: ignore[arg-type]
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_PROJECTION_RETRY)
+            self._places_sent = places
             # Histories recorded before the projection returned its head hold a count of
             # new records here; replayed, they leave the head unknown, so the next
             # projection reads it from the database. Commands are the same either way.
-            self._head = head if isinstance(head, ChainHead) else None
+            self._head = result if isinstance(result, ChainHead) else None
             self._projected = upto
+            if isinstance(result, ChainHead) and result.resend:
+                self._emit("projection.resend", head_seq=result.seq)
+                self._reassert = True
 
     async def _publicity_period(self, decision: Decision) -> PublicityPeriod:
         days = OpenPublicity.model_validate(decision.payload).working_days

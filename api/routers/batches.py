@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from openpyxl import Workbook
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import restrict
 from api.auth import Principal, PrincipalDep
@@ -22,7 +24,7 @@ from api.schemas import BulkRequest, BulkResult, DeadlineIn, PublicityIn, Recomm
 from api.state import AppState, StateDep
 from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
-from domain.clock import iso_local
+from domain.clock import Instant, iso_local
 from domain.decisions import DeadlineChange
 from domain.lifecycle import ACTION_LABELS_ZH
 from domain.presets import PresetName
@@ -43,7 +45,7 @@ class BatchIn(BaseModel):
     name: str = Field(min_length=2, max_length=200)
     year: int = Field(ge=2020, le=2100)
     preset: PresetName
-    close_at: AwareDatetime
+    close_at: Instant
     notice_date: date | None = None
     publicity_working_days: int = Field(default=5, ge=1, le=30)
     tasks: list[TaskDef] = Field(default=[TaskDef(code=c, direction=d, title_zh=t)
@@ -63,18 +65,18 @@ class BatchOut(BaseModel):
     name: str
     year: int
     preset: str
-    close_at: datetime
+    close_at: Instant
     tasks: list[TaskDef]
 
 
 class FanOut(BaseModel):
     signalled: int
-    deadline: datetime
+    deadline: Instant
 
 
 def _require(p: Principal, *roles: Role) -> None:
     if p.role not in roles:
-        raise forbidden_role(p.role.value, "this batch action")
+        raise forbidden_role(p.role.value, "take this batch action", "此批次操作")
 
 
 def _batch(state: AppState, batch_id: str) -> Batch:
@@ -174,13 +176,31 @@ async def local_deadline(batch_id: str, body: DeadlineIn, p: PrincipalDep, state
 
 async def _each(state: AppState, p: Principal, action: str, items: list[tuple[str, str, list[str],
                 dict[str, object]]], base: str) -> list[BulkResult]:
-    """Run one decision per item; one failure does not hide the others."""
+    """Run one decision per item; one failure does not hide the others. A project busy
+    with other decisions (Temporal's limit of updates in flight) is retried a few times
+    before its item says 429."""
     out = []
     for project_id, reason, evidence, payload in items:
         try:
-            r = await run_decision(state, p, project_id, action, reason, evidence, payload,
-                                   f"{base}:{project_id}")
+            for attempt in range(BUSY_RETRIES + 1):
+                try:
+                    r = await run_decision(state, p, project_id, action, reason, evidence,
+                                           payload, f"{base}:{project_id}")
+                    break
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == BUSY_RETRIES:
+                        raise
+                    await asyncio.sleep(0.2 * 2 ** attempt)
             out.append(BulkResult(project_id=project_id, ok=True, status=200, stage=r.stage))
+        except RPCError as exc:
+            busy = exc.status == RPCStatusCode.RESOURCE_EXHAUSTED
+            out.append(BulkResult(
+                project_id=project_id, ok=False, status=429 if busy else 503,
+                rule="BUSY" if busy else "UNAVAILABLE",
+                message_zh="该项目正在处理其他决定，请稍后重试" if busy
+                else "流程服务暂时不可用，请稍后重试",
+                message_en="the project is busy; retry later" if busy
+                else "the workflow service is unavailable; retry later"))
         except (ApiError, Refused) as exc:
             ref = exc.refusal
             status = exc.status if isinstance(exc, ApiError) else {
@@ -233,6 +253,7 @@ async def open_publicity(batch_id: str, body: PublicityIn, p: PrincipalDep, stat
                        request_id(p, key))
 
 
+BUSY_RETRIES = 4
 BULK_ACTIONS = ("county_approve", "county_return", "county_reject", "city_return", "city_reject",
                 "concur", "select", "not_select", "record_disbursement")
 
@@ -243,7 +264,8 @@ def _add_bulk_route(action: str) -> None:
     async def endpoint(body: BulkRequest, p: PrincipalDep, state: StateDep,
                        key: IdempotencyKey = None) -> list[BulkResult]:
         if p.role not in decision_roles(action):
-            raise forbidden_role(p.role.value, action)
+            raise forbidden_role(p.role.value, f"make the decision {action}",
+                                 f"{ACTION_LABELS_ZH[action]}（{action}）")
         return await _each(state, p, action, [(i.project_id, i.reason, i.evidence, i.payload)
                                               for i in body.items], request_id(p, key))
 

@@ -8,6 +8,7 @@ its endpoint, its OpenAPI entry and its rows in the authorization-matrix test.
 
 # No `from __future__ import annotations` here: each endpoint's body type is made at run
 # time, and FastAPI must see the class itself, not its name.
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, Field, create_model
 
 from api.access import check_visible
 from api.auth import Principal, PrincipalDep
-from api.errors import ErrorBody, forbidden_role
+from api.errors import ErrorBody, bad_input, forbidden_role
 from api.schemas import DecisionResponse
 from api.state import AppState, StateDep
 from domain.decisions import Decision
@@ -27,6 +28,9 @@ from domain.roles import Role
 from services.projects import decide
 
 router = APIRouter(tags=["decisions 决定"])
+# One decision's payload, as JSON: far below Temporal's 2 MB per payload, so that no
+# decision can fail a project's workflow task (and block its other decisions).
+MAX_PAYLOAD_BYTES = 16 * 1024
 
 IdempotencyKey = Annotated[
     str | None,
@@ -38,7 +42,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {401: "no or invalid token", 403: "wrong role", 404:
                        "unknown project, or outside your jurisdiction", 409:
                        "not allowed in this stage, after the deadline, or by a rule",
-                       422: "malformed input", 503: "workflow service unavailable"}.items()
+                       413: "request too large", 422: "malformed input",
+                       429: "the project is busy with other decisions: retry with the same key",
+                       503: "workflow service unavailable"}.items()
 }
 
 
@@ -47,10 +53,14 @@ def decision_roles(action: str) -> frozenset[Role]:
     return frozenset(r for m in MOVES if m.trigger == action for r in m.roles)
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$",
+                              description="sha256 of a document, 64 lowercase hex digits")]
+
+
 class DecisionBase(BaseModel):
     reason: str = Field(default="", max_length=2000, description="理由 / why")
-    evidence: list[str] = Field(default=[], max_length=50,
-                                description="sha256 of the supporting documents")
+    evidence: list[Sha256] = Field(default=[], max_length=50,
+                                   description="sha256 of the supporting documents")
 
 
 def request_id(p: Principal, key: str | None) -> str:
@@ -63,7 +73,12 @@ async def run_decision(
     evidence: list[str], payload: dict[str, Any], rid: str,
 ) -> DecisionResponse:
     if p.role not in decision_roles(action):
-        raise forbidden_role(p.role.value, action)
+        raise forbidden_role(p.role.value, f"make the decision {action}",
+                             f"{ACTION_LABELS_ZH[action]}（{action}）")
+    if len(json.dumps(payload, ensure_ascii=False).encode()) > MAX_PAYLOAD_BYTES:
+        raise bad_input(f"决定内容过大（上限{MAX_PAYLOAD_BYTES // 1024}KB）",
+                        f"the decision's payload is too large (at most "
+                        f"{MAX_PAYLOAD_BYTES // 1024} KB)")
     await check_visible(state.db, p, project_id)
     decision = Decision(request_id=rid, action=action, actor=p.actor, reason=reason,
                         evidence=evidence, payload=payload)

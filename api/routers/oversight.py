@@ -21,7 +21,7 @@ from api.errors import forbidden_role, not_found
 from api.routers.decisions import ERRORS
 from api.state import AppState, StateDep
 from audit.archive import SweepReport, load_history, sweep
-from audit.chain import Verification, verify
+from audit.chain import Verification
 from audit.replay import ReplayProof, replay_proof
 from audit.timeline import TimelineEntry, timeline
 from domain.roles import Role
@@ -38,6 +38,7 @@ from services.operator import (
     stage_counts,
     stuck,
 )
+from services.reprojection import Reprojected, reproject, verify_history
 
 router = APIRouter(tags=["audit and operations 审计与运维"])
 AUDIT = (Role.AUDITOR, Role.PROVINCE)
@@ -47,15 +48,11 @@ OPERATOR_ROLES = {"x-roles": ["operator"]}
 
 def _require(p: Principal, *roles: Role) -> None:
     if p.role not in roles:
-        raise forbidden_role(p.role.value, "audit or operations")
+        raise forbidden_role(p.role.value, "use the audit or operator functions", "审计或运维功能")
 
 
 async def _verify(state: AppState, project_id: str, history: WorkflowHistory) -> Verification:
-    def check() -> Verification:
-        with state.db() as s:
-            return verify(s, project_id, history)
-
-    return await run_in_threadpool(check)
+    return await verify_history(db=state.db, project_id=project_id, history=history)
 
 
 async def _history(state: AppState, project_id: str) -> WorkflowHistory:
@@ -177,3 +174,15 @@ async def operator_read_model(p: PrincipalDep, state: StateDep, batch_id: str | 
 async def operator_archive(p: PrincipalDep, state: StateDep) -> SweepReport:
     _require(p, Role.OPERATOR)
     return await sweep(state.client, state.db)
+
+
+@router.post("/operator/projects/{project_id}/reproject", response_model=Reprojected,
+             responses=ERRORS,
+             summary="重建读模型 (rebuild the project's read model from its committed history)",
+             openapi_extra=OPERATOR_ROLES)
+async def operator_reproject(project_id: str, p: PrincipalDep, state: StateDep) -> Reprojected:
+    """Idempotent: the read model is made equal to the history; the answer says what
+    was wrong before (nothing, the second time)."""
+    _require(p, Role.OPERATOR)
+    await _history(state, project_id)  # 404 for an unknown project
+    return await reproject(client=state.client, db=state.db, project_id=project_id)

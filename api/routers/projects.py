@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from api.access import check_visible, restrict, sees
 from api.auth import PrincipalDep
@@ -23,12 +24,13 @@ from api.schemas import (
     ProjectDetail,
     ProjectSummary,
 )
-from api.state import StateDep
+from api.state import AppState, StateDep
 from domain.batch import BatchPolicy, ConsortiumMember, ProjectInput
 from domain.decisions import Actor, DeadlineChange
 from domain.eligibility import check_credit_code
+from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
-from models import Batch, Document, LocalDeadline, Project, ProjectDocument, Region, Task, Unit
+from models import Batch, Document, LocalDeadline, Project, Region, Task, Unit
 from services.projects import handle_for, start_project
 from services.registry import register_project
 from workflows.project import ProjectWorkflow
@@ -41,11 +43,6 @@ MEDIA_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-DOCUMENT_KINDS = {"feasibility_report", "proof", "cluster_recommendation",
-                  "provincial_company_letter", "archive", "other"}
-# Documents that are part of the application: frozen once the city recommends (R11).
-APPLICATION_KINDS = {"feasibility_report", "proof", "cluster_recommendation",
-                     "provincial_company_letter"}
 
 
 def policy_of(batch: Batch) -> BatchPolicy:
@@ -61,7 +58,7 @@ def policy_of(batch: Batch) -> BatchPolicy:
 async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
                          key: IdempotencyKey = None) -> ProjectDetail:
     if p.role is not Role.APPLICANT:
-        raise forbidden_role(p.role.value, "create a draft")
+        raise forbidden_role(p.role.value, "create a draft", "创建申报草稿")
     assert p.unit_code is not None
     project_id = (f"p-{hashlib.sha256(request_id(p, key).encode()).hexdigest()[:16]}" if key
                   else f"p-{uuid.uuid4().hex[:16]}")
@@ -92,6 +89,7 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
             county_code=body.county_code, applicant_unit=p.unit_code,
             consortium=[ConsortiumMember(credit_code=c, name=names[c], role=r)
                         for c, r in members.items()],
+            application=body.application,
         )
         register_project(s, project, body.application)
         local = list(s.scalars(select(LocalDeadline).where(
@@ -155,17 +153,12 @@ def list_projects(
             openapi_extra={"x-roles": ["applicant"]})
 async def edit_application(project_id: str, body: EditApplication, p: PrincipalDep,
                            state: StateDep, key: IdempotencyKey = None) -> ProjectDetail:
-    # The workflow decides whether the application may still change (stage, deadline, R11);
-    # only then is the database row changed.
+    """The edit is a decision of the project's workflow (`edit_application`): it decides
+    whether the application may still change (stage, deadline, R11), records it in the
+    timeline, and the read model follows from it."""
+    payload = {"title": body.title, "application": body.application.model_dump(mode="json")}
     await run_decision(state, p, project_id, "edit_application", body.reason, [],
-                       {}, request_id(p, key))
-    with state.db.begin() as s:
-        row = s.get(Project, project_id)
-        assert row is not None
-        for field, value in body.application.model_dump().items():
-            setattr(row, field, value)
-        if body.title:
-            row.title = body.title
+                       payload, request_id(p, key))
     return await project_detail(project_id, p, state)
 
 
@@ -176,22 +169,26 @@ async def upload_document(
     project_id: str, p: PrincipalDep, state: StateDep,
     file: Annotated[UploadFile, File(description="the document")],
     kind: Annotated[str, Form(description=", ".join(sorted(DOCUMENT_KINDS)))],
+    key: IdempotencyKey = None,
 ) -> DocumentOut:
+    """The bytes are stored by their sha256; attaching them to the project is a decision
+    of its workflow (`attach_document`), which refuses application documents once the
+    application is frozen (R11) or the applicant's deadline has passed."""
     if p.role is not Role.APPLICANT:
-        raise forbidden_role(p.role.value, "upload documents")
+        raise forbidden_role(p.role.value, "upload documents", "上传文件")
     if kind not in DOCUMENT_KINDS:
         raise bad_input(f"未知的文件类别：{kind}", f"unknown document kind {kind}")
+    filename = file.filename or ""
+    if any(c in filename for c in "\x00/\\") or any(ord(c) < 32 for c in filename) or \
+            len(filename) > 255:
+        raise bad_input("文件名不能含有路径分隔符或控制字符，且不超过255个字符",
+                        "the file name must not contain path separators or control "
+                        "characters, and is at most 255 characters")
     media_type = (file.content_type or "").split(";")[0].strip()
     if media_type not in MEDIA_TYPES:
         raise bad_input(f"不支持的文件类型：{media_type or '未知'}",
                         f"unsupported media type {media_type or 'unknown'}")
     await check_visible(state.db, p, project_id)
-    if kind in APPLICATION_KINDS:
-        view = await handle_for(state.client, project_id).query(ProjectWorkflow.view)
-        if view.stage.value not in ("draft", "returned"):
-            raise bad_input("申报材料只能在草稿或退回修改阶段上传（推荐后不能更改，R11）",
-                            "application documents can only change in draft or returned "
-                            "(frozen after the city's recommendation, R11)", rule="R11")
     limit = state.settings.max_document_mb * 1024 * 1024
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -200,18 +197,29 @@ async def upload_document(
     if not data:
         raise bad_input("文件为空", "the file is empty")
     digest = hashlib.sha256(data).hexdigest()
+    view = await handle_for(state.client, project_id).query(ProjectWorkflow.view)
+    if any(d.sha256 == digest and d.kind == kind for d in view.documents):
+        return DocumentOut(sha256=digest, size=len(data), media_type=media_type, kind=kind,
+                           new=False)
+    await run_in_threadpool(store_document, state, data, digest, media_type, p.user_id)
+    await run_decision(state, p, project_id, "attach_document", "", [], {
+        "sha256": digest, "kind": kind, "media_type": media_type, "size": len(data),
+        "filename": filename}, request_id(p, key))
+    return DocumentOut(sha256=digest, size=len(data), media_type=media_type, kind=kind, new=True)
+
+
+def store_document(state: AppState, data: bytes, digest: str, media_type: str,
+                   user_id: str) -> None:
+    """The bytes, once, under their sha256 (the same file uploaded twice is one)."""
     key = f"{digest[:2]}/{digest[2:4]}/{digest}"
     path = state.settings.storage_dir / key
     with state.db.begin() as s:
-        new = s.get(Document, digest) is None
-        if new:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                path.write_bytes(data)
-            s.add(Document(sha256=digest, size=len(data), media_type=media_type,
-                           storage_key=key, uploaded_by=p.user_id,
-                           uploaded_at=datetime.now(UTC)))
-            s.flush()
-        if s.get(ProjectDocument, (project_id, digest, kind)) is None:
-            s.add(ProjectDocument(project_id=project_id, sha256=digest, kind=kind))
-    return DocumentOut(sha256=digest, size=len(data), media_type=media_type, kind=kind, new=new)
+        if s.get(Document, digest) is not None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        s.add(Document(sha256=digest, size=len(data), media_type=media_type, storage_key=key,
+                       uploaded_by=user_id, uploaded_at=datetime.now(UTC)))

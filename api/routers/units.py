@@ -49,7 +49,7 @@ class FlagIn(BaseModel):
              openapi_extra={"x-roles": ["applicant", "province"]})
 def register_unit(body: UnitIn, p: PrincipalDep, state: StateDep) -> UnitFacts:
     if p.role not in (Role.APPLICANT, Role.PROVINCE):
-        raise forbidden_role(p.role.value, "register units")
+        raise forbidden_role(p.role.value, "register units", "登记单位")
     problem = check_credit_code(body.credit_code)
     if problem is not None:
         raise bad_input(problem.message_zh, problem.message_en, rule="R4")
@@ -87,7 +87,7 @@ def get_unit(credit_code: str, p: PrincipalDep, state: StateDep) -> UnitFacts:
              openapi_extra={"x-roles": ["province"]})
 def flag_unit(credit_code: str, body: FlagIn, p: PrincipalDep, state: StateDep) -> UnitFacts:
     if p.role is not Role.PROVINCE:
-        raise forbidden_role(p.role.value, "flag units")
+        raise forbidden_role(p.role.value, "flag units", "标记单位")
     with state.db.begin() as s:
         unit = s.get(Unit, credit_code)
         if unit is None:
