@@ -19,12 +19,14 @@ from temporalio.worker import Worker
 from activities.calendar import publicity_period
 from activities.notify import NotificationSink, NotifyActivities
 from activities.programme import ProgrammeActivities
+from activities.upkeep import UpkeepActivities
 from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
 from runtime.settings import Settings, settings
 from runtime.temporal import connect
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
+from workflows.upkeep import UpkeepWorkflow
 
 
 def build_worker(
@@ -37,13 +39,13 @@ def build_worker(
     activity_threads: int | None = None,
 ) -> Worker:
     cfg = settings()
-    sandbox.precompile([ProjectWorkflow])
+    sandbox.precompile([ProjectWorkflow, UpkeepWorkflow])
     return Worker(
         client,
         task_queue=task_queue or cfg.task_queue,
-        workflows=[ProjectWorkflow],
+        workflows=[ProjectWorkflow, UpkeepWorkflow],
         activities=[publicity_period, NotifyActivities(sink).notify,
-                    *ProgrammeActivities(db).all()],
+                    *ProgrammeActivities(db).all(), *UpkeepActivities(client, db).all()],
         # The database activities are synchronous: they run on these threads.
         activity_executor=ThreadPoolExecutor(
             max_workers=activity_threads or cfg.worker_activity_threads),

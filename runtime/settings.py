@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     worker_activity_threads: int = Field(32, description="threads for the database activities")
     worker_max_cached_workflows: int = Field(1000, description="workflows kept in a worker's "
                                              "memory between tasks (memory vs. replay work)")
+    upkeep_archive_minutes: int = Field(1440, ge=1, description="minutes between the "
+                                        "history archive sweeps (Temporal Schedule "
+                                        "gongfu-upkeep-archive; `gongfu ops schedules`)")
+    upkeep_read_model_minutes: int = Field(60, ge=1, description="minutes between the read "
+                                           "model's checks and repairs (gongfu-upkeep-"
+                                           "read-model)")
+    upkeep_deadlines_minutes: int = Field(15, ge=1, description="minutes between the scans "
+                                          "for missed deadlines (gongfu-upkeep-deadlines)")
+    upkeep_stuck_minutes: int = Field(15, ge=1, description="minutes between the scans for "
+                                      "stuck workflows (gongfu-upkeep-stuck)")
     log_format: str = Field("console", description="console | json")
     log_level: str = Field("info", description="debug | info | warning | error")
 

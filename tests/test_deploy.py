@@ -174,8 +174,8 @@ def test_namespace_and_search_attributes_are_set_once_the_server_is_up() -> None
     setup = SERVICES["temporal-setup"]
     assert setup["depends_on"] == {"temporal": {"condition": "service_healthy"}}
     assert setup["entrypoint"] == ["/bin/sh", "/deploy/namespace.sh"]
-    assert setup["environment"]["TEMPORAL_RETENTION"] == "${TEMPORAL_RETENTION:-3650d}"
-    assert _env_example()["TEMPORAL_RETENTION"] == "3650d"
+    assert setup["environment"]["TEMPORAL_RETENTION"] == "${TEMPORAL_RETENTION:-90d}"
+    assert _env_example()["TEMPORAL_RETENTION"] == "90d"
     for app in ("api", "worker"):
         assert SERVICES[app]["depends_on"]["temporal-setup"] == {
             "condition": "service_completed_successfully"}
@@ -456,7 +456,7 @@ def test_the_app_and_the_temporal_release_agree() -> None:
     namespaces = VALUES["server"]["config"]["namespaces"]
     assert namespaces["create"] is True
     assert [ns["name"] for ns in namespaces["namespace"]] == [config["GONGFU_TEMPORAL_NAMESPACE"]]
-    assert namespaces["namespace"][0]["retention"] == "3650d"
+    assert namespaces["namespace"][0]["retention"] == "90d"
     # release `temporal` in namespace `temporal`: its frontend Service is temporal-frontend
     assert config["GONGFU_TEMPORAL_ADDRESS"] == "temporal-frontend.temporal.svc:7233"
     frontend_tls = VALUES["server"]["tls"]["frontend"]

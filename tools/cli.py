@@ -48,6 +48,7 @@ async def _run(demo: bool) -> None:
     from runtime.db import make_engine, migrate, sessions
     from runtime.devserver import start_dev_server
     from runtime.temporal import connect
+    from services.schedules import ensure_schedules
     from tools.demo import run_demo
     from worker import build_worker
 
@@ -62,8 +63,10 @@ async def _run(demo: bool) -> None:
         async with build_worker(client, db=db):
             ui = f"http://{host}:{cfg.temporal_ui_port}"
             api = await _serve_api(client, db, cfg)
+            await ensure_schedules(client, cfg.task_queue, cfg)
             typer.echo(f"Temporal server {cfg.temporal_address}  (data in {cfg.data_dir}/)")
             typer.echo(f"Temporal UI     {ui}")
+            typer.echo(f"Upkeep          {ui}/namespaces/{cfg.temporal_namespace}/schedules")
             typer.echo(f"API             {api}/docs")
             if demo:
                 results = await run_demo(client, cfg.task_queue, datetime.now(UTC), db)

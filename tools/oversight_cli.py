@@ -462,6 +462,37 @@ def ops_archive(snapshot_days: int = typer.Option(30, help="refresh open project
     run(go())
 
 
+@ops.command("schedules")
+def ops_schedules(json: bool = JSON) -> None:
+    """Create or update the upkeep schedules (archive, read-model repair, deadline and
+    stuck scans) as the settings say, then list them. Idempotent: the production one-shot
+    runs it on every deployment; a paused schedule stays paused."""
+    async def go() -> None:
+        from runtime.temporal import connect_with
+        from services.schedules import describe_schedules, ensure_schedules
+
+        cfg = settings()
+        client = await connect_with(cfg)  # with the deployment's TLS / API key
+        changed = await ensure_schedules(client, cfg.task_queue, cfg)
+        rows = await describe_schedules(client)
+        columns = (
+            Column("计划 schedule", lambda r: r.schedule_id),
+            Column("间隔 every", lambda r: r.every),
+            Column("重叠 overlap", lambda r: r.overlap),
+            Column("状态 state", lambda r: "已暂停 PAUSED" if r.paused else "运行 active"),
+            Column("下次 next run", lambda r: instant(r.next_run) if r.next_run else ""),
+            Column("上次 last run", lambda r: instant(r.last_run) if r.last_run else ""),
+            Column("次数 runs", lambda r: str(r.runs), justify="right"),
+        )
+        title = (f"{len(changed)} 个已创建或更新 / created or updated: {', '.join(changed)}"
+                 if changed else "无变化 / unchanged")
+        width, colour = _screen()
+        _emit(render(rows, columns, width=width, as_json=json, title=None if json else title,
+                     empty="没有维护计划 / no upkeep schedules", color_system=colour))
+
+    run(go())
+
+
 @audit.command("timeline")
 def audit_timeline(project: str = PROJECT, json: bool = JSON) -> None:
     """Each decision with actor, time, stage before → after, reason; each timer fired."""

@@ -7,7 +7,7 @@
 set -eu
 : "${TEMPORAL_ADDRESS:?}"
 NS="${TEMPORAL_NAMESPACE:-default}"
-RETENTION="${TEMPORAL_RETENTION:-3650d}"
+RETENTION="${TEMPORAL_RETENTION:-90d}"  # the archive keeps closed histories (docs/production.md)
 
 tries=0
 until temporal operator cluster health >/dev/null 2>&1; do
