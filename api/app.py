@@ -32,8 +32,8 @@ Authenticate with a bearer token (`gongfu token --role city --region 3701 --user
 header (1-100 printable ASCII characters, scoped to the caller). The first answer is kept:
 the same key with the same request returns it again (header `Idempotent-Replayed: true`)
 and changes nothing, in any API process and after restarts; the same key with a
-different request is refused with 409 `IDEMPOTENCY`; while the first is still being
-answered, a retry gets 409 with `Retry-After`. A change sent without a key is a new
+different request is refused with 409 `IDEMPOTENCY`; a retry that arrives while the first
+is still being answered waits for its answer. A change sent without a key is a new
 request each time: send a key whenever you may retry. Answers that ask for a retry (429,
 503) are not kept.
 

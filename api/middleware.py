@@ -10,12 +10,14 @@ Both are ASGI middleware, so no route can skip them (a test walks the route tabl
   answered once. The key belongs to the caller (the token's subject); the first answer is
   stored in the database (shared by every API process, kept across restarts), a retry
   with the same key and the same request gets it again (header `Idempotent-Replayed`),
-  and the same key with another request gets 409 IDEMPOTENCY. A change sent without a key
+  and the same key with another request gets 409 IDEMPOTENCY. A retry that arrives while
+  the first is still being answered waits for that answer. A change sent without a key
   is a new request each time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -39,10 +41,12 @@ MAX_JSON_DEPTH = 32
 # these (the service was down, the project busy, an internal error) runs it again.
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# How long a request in progress holds its key. A retry meanwhile is told to wait; after
-# it (the process that took it crashed), a retry runs the request again, which is safe:
-# every change's effect is keyed by the request (update ids, project ids, signals).
-LEASE = timedelta(seconds=15)
+# How long a request in progress holds its key. A retry meanwhile waits for its answer;
+# after it (the process that took it crashed, or it is very slow), the retry runs the
+# request itself, which is safe: every change's effect is keyed by the request (update
+# ids, project ids, signals' request ids), so a second run has the first's effect.
+LEASE = timedelta(seconds=10)
+WAIT_STEP = 0.2
 _KEY_ALPHABET = frozenset(map(chr, range(0x21, 0x7F)))
 
 
@@ -209,6 +213,9 @@ class Idempotency:
                          body)
         db = self.db(scope)
         claim = await run_in_threadpool(_claim, db, user, key, scope, fp)
+        while claim == "in_progress":  # the same request is being answered: wait for it
+            await asyncio.sleep(WAIT_STEP)
+            claim = await run_in_threadpool(_claim, db, user, key, scope, fp)
         if isinstance(claim, IdempotencyKey):
             await _answer_stored(claim)(scope, receive, send)
             return
@@ -217,12 +224,6 @@ class Idempotency:
                                  f"幂等键 {key} 已用于另一项请求",
                                  f"the Idempotency-Key {key} was already used for a different "
                                  "request")(scope, receive, send)
-            return
-        if claim == "in_progress":
-            await error_response(409, "IDEMPOTENCY", RefusalKind.IDEMPOTENCY,
-                                 "使用该幂等键的请求正在处理中，请稍后重试",
-                                 "a request with this Idempotency-Key is still in progress; "
-                                 "retry shortly", {"Retry-After": "1"})(scope, receive, send)
             return
         captured = _Captured(send)
         try:

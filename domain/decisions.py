@@ -40,6 +40,18 @@ class Actor(BaseModel):
         return county_code.startswith(self.region) or city_code.startswith(self.region)
 
 
+REQUEST_ID_MAX = 128
+
+
+def request_id_of(*parts: str) -> str:
+    """A request id from its parts (caller, key, project…), never longer than the
+    decision allows: a long one keeps its readable start and ends in a hash of the whole."""
+    text = ":".join(parts)
+    if len(text) <= REQUEST_ID_MAX:
+        return text
+    return f"{text[:REQUEST_ID_MAX - 41]}~{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
 SYSTEM_ACTOR = Actor(user_id="system", role=Role.SYSTEM, region="37")
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
+    literal,
     or_,
     select,
     union_all,
@@ -45,12 +46,13 @@ from audit.chain import GENESIS, content, record_values, seal
 from domain.messages import ChainHead, Projection
 from domain.stages import Stage
 from domain.views import ProjectContent, ReadModelView
-from models import DecisionRow, Project, ProjectDocument
+from models import DecisionRow, Document, Project, ProjectDocument
 from services.limits import follow_state
 
 _project = Project.__table__
 _record = DecisionRow.__table__
 _document = ProjectDocument.__table__
+_stored = Document.__table__
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
                  "waiting_on", "next_deadline", "projected_seq", "projected_at", "projection_no",
@@ -211,10 +213,13 @@ def write_content(conn: Connection, project_id: str, content: ProjectContent) ->
         conn.execute(delete(_document).where(and_(
             _document.c.project_id == project_id, _document.c.sha256 == sha,
             _document.c.kind == kind)))
-    missing = sorted(wanted - have)
-    if missing:
-        conn.execute(insert(_document), [{"project_id": project_id, "sha256": s, "kind": k}
-                                         for s, k in missing])
+    for sha, kind in sorted(wanted - have):
+        # Only a stored document: a hash the store lacks is shown in the project's
+        # documents but never blocks its projection.
+        conn.execute(insert(_document).from_select(
+            ["project_id", "sha256", "kind"],
+            select(literal(project_id), _stored.c.sha256, literal(kind))
+            .where(_stored.c.sha256 == sha)))
 
 
 def _head_of(stored: dict[int, str], seq: int) -> ChainHead:

@@ -65,7 +65,7 @@ async def test_verify_names_a_phantom_record_and_reproject_removes_it(ts: Harnes
                for x in before.differences)
     assert any("stage: database 'withdrawn', history 'city_review'" in x
                for x in before.differences)
-    found = [r for r in await compare_read_model(ts.env.client, ts.db)
+    found = [r for r in await compare_read_model(ts.env.client, ts.db, d.project.batch.batch_id)
              if r.project_id == d.project.project_id]
     assert found and found[0].phantom == [n + 1] and found[0].read_model_stage == "withdrawn"
 

@@ -25,7 +25,7 @@ from api.state import AppState, StateDep
 from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
-from domain.decisions import DeadlineChange
+from domain.decisions import DeadlineChange, request_id_of
 from domain.lifecycle import ACTION_LABELS_ZH
 from domain.presets import PresetName
 from domain.refusals import RefusalKind, Refused, refusal
@@ -185,7 +185,7 @@ async def _each(state: AppState, p: Principal, action: str, items: list[tuple[st
             for attempt in range(BUSY_RETRIES + 1):
                 try:
                     r = await run_decision(state, p, project_id, action, reason, evidence,
-                                           payload, f"{base}:{project_id}")
+                                           payload, request_id_of(base, project_id))
                     break
                 except RPCError as exc:
                     if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == BUSY_RETRIES:

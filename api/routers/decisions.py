@@ -20,7 +20,7 @@ from api.auth import Principal, PrincipalDep
 from api.errors import ErrorBody, bad_input, forbidden_role
 from api.schemas import DecisionResponse
 from api.state import AppState, StateDep
-from domain.decisions import Decision
+from domain.decisions import Decision, request_id_of
 from domain.lifecycle import ACTION_LABELS_ZH, MOVES, SYSTEM_TRIGGERS, TRIGGERS
 from domain.payloads import payload_schema
 from domain.project import payload_example
@@ -65,7 +65,7 @@ class DecisionBase(BaseModel):
 
 def request_id(p: Principal, key: str | None) -> str:
     """Keys are the caller's: two users' equal keys are different requests."""
-    return f"{p.user_id}:{key}" if key else f"{p.user_id}:{uuid.uuid4()}"
+    return request_id_of(p.user_id, key or str(uuid.uuid4()))
 
 
 async def run_decision(
@@ -123,6 +123,11 @@ def _add_route(action: str) -> None:
     )
 
 
+# Decisions with an endpoint of their own, which does what the decision needs first (the
+# upload stores the bytes, so that a document attached is always one the store holds).
+OWN_ENDPOINT = {"edit_application": "PUT /projects/{project_id}/application",
+                "attach_document": "POST /projects/{project_id}/documents"}
+
 for _action in TRIGGERS:
-    if _action not in SYSTEM_TRIGGERS:
+    if _action not in SYSTEM_TRIGGERS and _action not in OWN_ENDPOINT:
         _add_route(_action)

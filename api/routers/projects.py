@@ -179,8 +179,10 @@ async def upload_document(
     if kind not in DOCUMENT_KINDS:
         raise bad_input(f"未知的文件类别：{kind}", f"unknown document kind {kind}")
     filename = file.filename or ""
-    if any(c in filename for c in "\x00/\\") or any(ord(c) < 32 for c in filename) or \
-            len(filename) > 255:
+    # A NUL sent by a client arrives percent-encoded (multipart file names are not decoded).
+    if any(c in filename for c in "\x00/\\") or any(ord(c) < 32 or ord(c) == 127
+                                                    for c in filename) or \
+            "%00" in filename or len(filename) > 255:
         raise bad_input("文件名不能含有路径分隔符或控制字符，且不超过255个字符",
                         "the file name must not contain path separators or control "
                         "characters, and is at most 255 characters")
