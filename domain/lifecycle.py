@@ -1,38 +1,46 @@
-"""The lifecycle table: every legal move of a project, once.
+"""The lifecycle table: every decision of the programme and every legal move, once.
 
-`MOVES` is the single definition. `build_machine` turns it into a `transitions` machine
-that the workflow fires every stage change through; `docs/lifecycle.md` is drawn from
-the same table by `tools.diagram`, and a test fails when the drawing is stale.
+`DECISIONS` is the single definition. Each entry is one decision (an `Action`) with
+everything it needs: its payload model, whether it needs a reason, whether it only
+waits (passive: a project is not "waiting on" a role for it), whether it may be bulk,
+an example, its effect, its content checks, and its moves. A move names the stages it
+may start from, where it leads (`None`: recorded, stage unchanged), who may make it,
+which preset flag switches it on, which deadline closes it, the guards that must hold
+(objects with their check), the co-signer, and the rule it enforces. Adding a decision
+is one `Action` member and one entry here (plus its tests).
 
-A move names the decision (trigger) that causes it, the stages it may start from, where
-it leads (`None`: recorded, stage unchanged), who may make it, which preset flag switches
-it on, which deadline closes it, the guards that must hold, and the rule it enforces.
+The rules are checked by `domain.project.ProjectState` with the clock passed in; the
+`transitions` machine is built once per preset from the same table (`Lifecycle.machine`):
+`docs/lifecycle.md` is drawn from it and a test checks that it agrees with the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
 
+from pydantic import BaseModel
 from transitions import Machine
 
+from domain import payloads as p
+from domain.actions import Action, DeadlineKind
 from domain.presets import Preset
 from domain.roles import Role
+from domain.rules import checks as c
+from domain.rules import effects as e
+from domain.rules import guards as g
+from domain.rules.checks import Check
+from domain.rules.effects import Effect
+from domain.rules.guards import Guard
 from domain.stages import OPEN_STAGES, Stage
 
-
-class DeadlineKind(StrEnum):
-    # The applicant's last moment to edit/submit/resubmit: the batch close, or a
-    # city's/county's earlier local deadline for its own applicants.
-    APPLICANT = "applicant_close"
-    # The system closes (R10): nothing returned or recommended after it.
-    BATCH = "batch_close"
+__all__ = ["DECISIONS", "MOVES", "Action", "DeadlineKind", "DecisionSpec", "Lifecycle", "Move"]
 
 
 @dataclass(frozen=True)
 class Move:
-    trigger: str
     sources: tuple[Stage, ...]
     dest: Stage | None
     roles: frozenset[Role]
@@ -41,15 +49,12 @@ class Move:
     # Preset flag that switches the move on; '!flag' switches it on when the flag is off.
     preset: str | None = None
     deadline: DeadlineKind | None = None
-    # Names of guards (see GUARDS): all must hold for the move.
-    guards: tuple[str, ...] = ()
+    guards: tuple[Guard, ...] = ()
     # The co-signer whose concurrence makes the decision final, when `cosign_flag` is on.
     cosigner: Role | None = None
     cosign_flag: str | None = None
-
-    @property
-    def internal(self) -> bool:
-        return self.dest is None
+    # Filled in from the decision the move belongs to.
+    trigger: Action = Action.SUBMIT
 
     def applies_to(self, preset: Preset) -> bool:
         if self.preset is None:
@@ -65,56 +70,29 @@ class Move:
 
 
 @dataclass(frozen=True)
-class Guard:
-    rule: str
-    zh: str
-    en: str
+class DecisionSpec:
+    action: Action
+    moves: tuple[Move, ...]
+    payload: type[BaseModel] = p.Empty
+    reason_required: bool = False
+    # A decision that is always open to its role but never what the project waits for
+    # (withdraw, revoke, objections, uploads): it does not make the role "waiting on".
+    passive: bool = False
+    # Offered as a bulk decision over many projects (/decisions/{action}/bulk).
+    bulk: bool = False
+    example: Mapping[str, Any] = field(default_factory=dict)
+    effect: Effect | None = None
+    checks: tuple[Check, ...] = ()
 
+    @property
+    def label_zh(self) -> str:
+        return self.moves[0].label_zh
 
-# Guards name the rule that decides the move; the project state evaluates them.
-GUARDS: dict[str, Guard] = {
-    "applicant_can_resubmit": Guard(
-        "R9", "申报单位的提交截止时间已过，退回后无法重新提交",
-        "the applicant's submission deadline has passed, so a returned application "
-        "could not be resubmitted",
-    ),
-    "awaiting_cosign": Guard(
-        "LIFECYCLE", "当前没有待会签的决定", "there is no decision awaiting co-signature"
-    ),
-    "experts_reviewed": Guard(
-        "R12", "须先完成专家评审（已分配专家且全部评分）",
-        "expert review must come first: experts assigned and every one has scored",
-    ),
-    "objection_pending": Guard(
-        "R13", "当前没有待调查的异议", "no objection is under investigation"
-    ),
-    "no_objection_pending": Guard(
-        "R13", "有异议尚在调查，公示不能结束", "an objection is still being investigated"
-    ),
-    "halfyear_not_passed": Guard(
-        "R16", "半年期验收已通过", "the half-year acceptance has already been passed"
-    ),
-    "change_awaiting_city": Guard(
-        "R15", "没有待市级审核的重大变更", "no major change is waiting for the city"
-    ),
-    "change_awaiting_province": Guard(
-        "R15", "没有经市级同意、待省级审批的重大变更",
-        "no major change approved by the city is waiting for the province",
-    ),
-    "change_pending": Guard("R15", "没有待审批的重大变更", "no major change is pending"),
-    "no_change_pending": Guard(
-        "R15", "已有重大变更在审批中", "a major change is already awaiting approval"
-    ),
-    "subsidy_decided": Guard(
-        "R17", "补助金额尚未核定", "the subsidy amount has not been decided yet"
-    ),
-    "subsidy_not_decided": Guard(
-        "R17", "补助金额已核定", "the subsidy amount has already been decided"
-    ),
-    "no_cosign_pending": Guard(
-        "LIFECYCLE", "已有决定在等待会签", "another decision is awaiting co-signature"
-    ),
-}
+    @property
+    def system(self) -> bool:
+        """Made by the system when a timer fires or a submission arrives, never by a person."""
+        return all(m.roles == _SYSTEM for m in self.moves)
+
 
 S = Stage
 R = Role
@@ -123,124 +101,239 @@ _COUNTY = frozenset({R.COUNTY})
 _CITY = frozenset({R.CITY})
 _PROVINCE = frozenset({R.PROVINCE})
 _SYSTEM = frozenset({R.SYSTEM})
+_CITY_FINANCE = frozenset({R.CITY_FINANCE})
+_PROVINCE_FINANCE = frozenset({R.PROVINCE_FINANCE})
+_APPLICANT_CLOSE = DeadlineKind.APPLICANT
+_BATCH_CLOSE = DeadlineKind.BATCH
 
-MOVES: tuple[Move, ...] = (
+
+def _decision(action: Action, *moves: Move, **spec: Any) -> DecisionSpec:
+    return DecisionSpec(action=action, moves=tuple(replace(m, trigger=action) for m in moves),
+                        **spec)
+
+
+_TABLE: tuple[DecisionSpec, ...] = (
     # -- application (applicant) ---------------------------------------------------------
-    Move("edit_application", (S.DRAFT, S.RETURNED), None, _APPLICANT, "修改申报材料", "R11",
-         deadline=DeadlineKind.APPLICANT),
+    _decision(Action.EDIT_APPLICATION,
+              Move((S.DRAFT, S.RETURNED), None, _APPLICANT, "修改申报材料", "R11",
+                   deadline=_APPLICANT_CLOSE),
+              payload=p.EditApplication, passive=True, effect=e.edit_application,
+              example={"title": "汽车零部件5G全连接工厂（修改）",
+                       "application": {"declared_investment_cny": 3_500_000}}),
     # Documents: the application's while it may change (R11); during implementation and
-    # acceptance, process archives and acceptance materials (the project checks the kind).
-    Move("attach_document", (S.DRAFT, S.RETURNED), None, _APPLICANT, "上传申报材料", "R11",
-         deadline=DeadlineKind.APPLICANT),
-    Move("attach_document", (S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE),
-         None, _APPLICANT, "上传过程及验收材料", "R15"),
-    Move("submit", (S.DRAFT,), S.SUBMITTED, _APPLICANT, "提交申报", "R10",
-         deadline=DeadlineKind.APPLICANT),
-    Move("resubmit", (S.RETURNED,), S.SUBMITTED, _APPLICANT, "修改后重新提交", "R9",
-         deadline=DeadlineKind.APPLICANT),
-    Move("withdraw", (S.DRAFT, S.RETURNED, S.COUNTY_REVIEW, S.CITY_REVIEW), S.WITHDRAWN,
-         _APPLICANT, "撤回申报", "WITHDRAWN"),
+    # acceptance, process archives and acceptance materials (the check looks at the kind).
+    _decision(Action.ATTACH_DOCUMENT,
+              Move((S.DRAFT, S.RETURNED), None, _APPLICANT, "上传申报材料", "R11",
+                   deadline=_APPLICANT_CLOSE),
+              Move((S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), None,
+                   _APPLICANT, "上传过程及验收材料", "R15"),
+              payload=p.AttachDocument, passive=True, effect=e.attach_document,
+              checks=(c.document_is_new_and_in_time,),
+              example={"sha256": "a" * 64, "kind": "feasibility_report",
+                       "media_type": "application/pdf", "size": 1024,
+                       "filename": "可行性研究报告.pdf"}),
+    _decision(Action.SUBMIT,
+              Move((S.DRAFT,), S.SUBMITTED, _APPLICANT, "提交申报", "R10",
+                   deadline=_APPLICANT_CLOSE)),
+    _decision(Action.RESUBMIT,
+              Move((S.RETURNED,), S.SUBMITTED, _APPLICANT, "修改后重新提交", "R9",
+                   deadline=_APPLICANT_CLOSE)),
+    _decision(Action.WITHDRAW,
+              Move((S.DRAFT, S.RETURNED, S.COUNTY_REVIEW, S.CITY_REVIEW), S.WITHDRAWN,
+                   _APPLICANT, "撤回申报", "WITHDRAWN"),
+              passive=True),
     # The system admits a submission to its first review level (R9: after a return,
     # review starts again at the first level).
-    Move("admit", (S.SUBMITTED,), S.COUNTY_REVIEW, _SYSTEM, "进入县级审核", "R9",
-         preset="county_review"),
-    Move("admit", (S.SUBMITTED,), S.CITY_REVIEW, _SYSTEM, "进入市级审核", "R9",
-         preset="!county_review"),
+    _decision(Action.ADMIT,
+              Move((S.SUBMITTED,), S.COUNTY_REVIEW, _SYSTEM, "进入县级审核", "R9",
+                   preset="county_review"),
+              Move((S.SUBMITTED,), S.CITY_REVIEW, _SYSTEM, "进入市级审核", "R9",
+                   preset="!county_review")),
     # -- county review (2026) ------------------------------------------------------------
-    Move("county_approve", (S.COUNTY_REVIEW,), S.CITY_REVIEW, _COUNTY, "县级审核通过，推荐至市",
-         "R10", preset="county_review", deadline=DeadlineKind.BATCH),
-    Move("county_return", (S.COUNTY_REVIEW,), S.RETURNED, _COUNTY, "县级退回修改", "R9",
-         preset="county_review", deadline=DeadlineKind.BATCH, guards=("applicant_can_resubmit",)),
-    Move("county_reject", (S.COUNTY_REVIEW,), S.NOT_RECOMMENDED, _COUNTY, "县级审核不通过",
-         "DECISION", preset="county_review", deadline=DeadlineKind.BATCH),
+    _decision(Action.COUNTY_APPROVE,
+              Move((S.COUNTY_REVIEW,), S.CITY_REVIEW, _COUNTY, "县级审核通过，推荐至市", "R10",
+                   preset="county_review", deadline=_BATCH_CLOSE),
+              bulk=True),
+    _decision(Action.COUNTY_RETURN,
+              Move((S.COUNTY_REVIEW,), S.RETURNED, _COUNTY, "县级退回修改", "R9",
+                   preset="county_review", deadline=_BATCH_CLOSE,
+                   guards=(g.APPLICANT_CAN_RESUBMIT,)),
+              reason_required=True, bulk=True),
+    _decision(Action.COUNTY_REJECT,
+              Move((S.COUNTY_REVIEW,), S.NOT_RECOMMENDED, _COUNTY, "县级审核不通过", "DECISION",
+                   preset="county_review", deadline=_BATCH_CLOSE),
+              reason_required=True, bulk=True),
     # -- city review and recommendation --------------------------------------------------
-    Move("city_recommend", (S.CITY_REVIEW,), S.RECOMMENDED, _CITY, "市级推荐至省", "R8",
-         deadline=DeadlineKind.BATCH, guards=("no_cosign_pending",),
-         cosigner=R.CITY_FINANCE, cosign_flag="city_finance_cosign"),
-    Move("city_return", (S.CITY_REVIEW,), S.RETURNED, _CITY, "市级退回修改", "R9",
-         deadline=DeadlineKind.BATCH, guards=("applicant_can_resubmit",)),
-    Move("city_reject", (S.CITY_REVIEW,), S.NOT_RECOMMENDED, _CITY, "市级不予推荐", "DECISION",
-         deadline=DeadlineKind.BATCH),
+    _decision(Action.CITY_RECOMMEND,
+              Move((S.CITY_REVIEW,), S.RECOMMENDED, _CITY, "市级推荐至省", "R8",
+                   deadline=_BATCH_CLOSE, guards=(g.NO_COSIGN_PENDING,),
+                   cosigner=R.CITY_FINANCE, cosign_flag="city_finance_cosign"),
+              payload=p.Recommend, effect=e.recommend, example={"rank": 1}),
+    _decision(Action.CITY_RETURN,
+              Move((S.CITY_REVIEW,), S.RETURNED, _CITY, "市级退回修改", "R9",
+                   deadline=_BATCH_CLOSE, guards=(g.APPLICANT_CAN_RESUBMIT,)),
+              reason_required=True, bulk=True),
+    _decision(Action.CITY_REJECT,
+              Move((S.CITY_REVIEW,), S.NOT_RECOMMENDED, _CITY, "市级不予推荐", "DECISION",
+                   deadline=_BATCH_CLOSE),
+              reason_required=True, bulk=True),
     # -- co-signature by the finance departments (2026) ----------------------------------
-    Move("concur", (S.CITY_REVIEW,), None, frozenset({R.CITY_FINANCE}), "财政部门会签同意",
-         "LIFECYCLE", preset="city_finance_cosign", deadline=DeadlineKind.BATCH,
-         guards=("awaiting_cosign",)),
-    Move("dissent", (S.CITY_REVIEW,), None, frozenset({R.CITY_FINANCE}), "财政部门不同意",
-         "LIFECYCLE", preset="city_finance_cosign", deadline=DeadlineKind.BATCH,
-         guards=("awaiting_cosign",)),
-    Move("concur", (S.PROVINCIAL_REVIEW, S.SUBSIDY), None, frozenset({R.PROVINCE_FINANCE}),
-         "财政部门会签同意", "LIFECYCLE", preset="province_finance_cosign",
-         guards=("awaiting_cosign",)),
-    Move("dissent", (S.PROVINCIAL_REVIEW, S.SUBSIDY), None, frozenset({R.PROVINCE_FINANCE}),
-         "财政部门不同意", "LIFECYCLE", preset="province_finance_cosign",
-         guards=("awaiting_cosign",)),
+    _decision(Action.CONCUR,
+              Move((S.CITY_REVIEW,), None, _CITY_FINANCE, "财政部门会签同意", "LIFECYCLE",
+                   preset="city_finance_cosign", deadline=_BATCH_CLOSE,
+                   guards=(g.AWAITING_COSIGN,)),
+              Move((S.PROVINCIAL_REVIEW, S.SUBSIDY), None, _PROVINCE_FINANCE,
+                   "财政部门会签同意", "LIFECYCLE", preset="province_finance_cosign",
+                   guards=(g.AWAITING_COSIGN,)),
+              bulk=True),
+    _decision(Action.DISSENT,
+              Move((S.CITY_REVIEW,), None, _CITY_FINANCE, "财政部门不同意", "LIFECYCLE",
+                   preset="city_finance_cosign", deadline=_BATCH_CLOSE,
+                   guards=(g.AWAITING_COSIGN,)),
+              Move((S.PROVINCIAL_REVIEW, S.SUBSIDY), None, _PROVINCE_FINANCE,
+                   "财政部门不同意", "LIFECYCLE", preset="province_finance_cosign",
+                   guards=(g.AWAITING_COSIGN,)),
+              reason_required=True),
     # -- the system closes (R10) ---------------------------------------------------------
-    Move("submission_closed", (S.DRAFT,), S.EXPIRED, _SYSTEM, "截止时未提交", "R10"),
-    Move("submission_closed", (S.RETURNED,), S.RETURNED_NOT_RESUBMITTED, _SYSTEM,
-         "截止时退回未重新提交", "R10"),
-    Move("recommendation_closed", (S.SUBMITTED, S.COUNTY_REVIEW, S.CITY_REVIEW),
-         S.NOT_RECOMMENDED, _SYSTEM, "截止时未获推荐", "R10"),
-    Move("recommendation_closed", (S.RECOMMENDED,), S.PROVINCIAL_REVIEW, _SYSTEM,
-         "系统关闭，进入省级评审", "R10"),
+    _decision(Action.SUBMISSION_CLOSED,
+              Move((S.DRAFT,), S.EXPIRED, _SYSTEM, "截止时未提交", "R10"),
+              Move((S.RETURNED,), S.RETURNED_NOT_RESUBMITTED, _SYSTEM, "截止时退回未重新提交",
+                   "R10")),
+    _decision(Action.RECOMMENDATION_CLOSED,
+              Move((S.SUBMITTED, S.COUNTY_REVIEW, S.CITY_REVIEW), S.NOT_RECOMMENDED, _SYSTEM,
+                   "截止时未获推荐", "R10"),
+              Move((S.RECOMMENDED,), S.PROVINCIAL_REVIEW, _SYSTEM, "系统关闭，进入省级评审",
+                   "R10")),
     # -- provincial review (R12) ---------------------------------------------------------
-    Move("assign_experts", (S.PROVINCIAL_REVIEW,), None, _PROVINCE, "分配评审专家", "R12"),
-    Move("score", (S.PROVINCIAL_REVIEW,), None, frozenset({R.EXPERT}), "专家评分", "R12"),
-    Move("select", (S.PROVINCIAL_REVIEW,), S.SELECTED, _PROVINCE, "确定入围", "R12",
-         guards=("experts_reviewed", "no_cosign_pending"),
-         cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
-    Move("not_select", (S.PROVINCIAL_REVIEW,), S.NOT_SELECTED, _PROVINCE, "不予入围", "R12",
-         guards=("experts_reviewed", "no_cosign_pending"),
-         cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
+    _decision(Action.ASSIGN_EXPERTS,
+              Move((S.PROVINCIAL_REVIEW,), None, _PROVINCE, "分配评审专家", "R12"),
+              payload=p.AssignExperts, effect=e.assign_experts,
+              checks=(c.experts_without_conflict,),
+              example={"experts": [{"user_id": "expert-1", "declared_conflicts": []}]}),
+    _decision(Action.SCORE,
+              Move((S.PROVINCIAL_REVIEW,), None, frozenset({R.EXPERT}), "专家评分", "R12"),
+              payload=p.Score, effect=e.score, checks=(c.expert_assigned_once,),
+              example={"score": 86.5, "method": "online_defence"}),
+    _decision(Action.SELECT,
+              Move((S.PROVINCIAL_REVIEW,), S.SELECTED, _PROVINCE, "确定入围", "R12",
+                   guards=(g.EXPERTS_REVIEWED, g.NO_COSIGN_PENDING),
+                   cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
+              bulk=True),
+    _decision(Action.NOT_SELECT,
+              Move((S.PROVINCIAL_REVIEW,), S.NOT_SELECTED, _PROVINCE, "不予入围", "R12",
+                   guards=(g.EXPERTS_REVIEWED, g.NO_COSIGN_PENDING),
+                   cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
+              reason_required=True, bulk=True),
     # -- publicity (R13) -----------------------------------------------------------------
-    Move("open_publicity", (S.SELECTED,), S.PUBLICITY, _PROVINCE, "开始公示", "R13"),
-    Move("raise_objection", (S.PUBLICITY,), None, _PROVINCE, "登记公示异议", "R13"),
-    Move("uphold_objection", (S.PUBLICITY,), S.REMOVED_IN_PUBLICITY, _PROVINCE,
-         "异议成立，取消入围", "R13", guards=("objection_pending",)),
-    Move("dismiss_objection", (S.PUBLICITY,), None, _PROVINCE, "异议不成立", "R13",
-         guards=("objection_pending",)),
-    Move("publicity_ended", (S.PUBLICITY,), S.IMPLEMENTATION, _SYSTEM, "公示期满无异议，公布并实施",
-         "R13", guards=("no_objection_pending",)),
+    _decision(Action.OPEN_PUBLICITY,
+              Move((S.SELECTED,), S.PUBLICITY, _PROVINCE, "开始公示", "R13"),
+              payload=p.OpenPublicity, effect=e.open_publicity, example={"working_days": 5}),
+    _decision(Action.RAISE_OBJECTION,
+              Move((S.PUBLICITY,), None, _PROVINCE, "登记公示异议", "R13"),
+              reason_required=True, passive=True, effect=e.raise_objection),
+    _decision(Action.UPHOLD_OBJECTION,
+              Move((S.PUBLICITY,), S.REMOVED_IN_PUBLICITY, _PROVINCE, "异议成立，取消入围",
+                   "R13", guards=(g.OBJECTION_PENDING,)),
+              reason_required=True, effect=e.uphold_objection),
+    _decision(Action.DISMISS_OBJECTION,
+              Move((S.PUBLICITY,), None, _PROVINCE, "异议不成立", "R13",
+                   guards=(g.OBJECTION_PENDING,)),
+              reason_required=True, effect=e.dismiss_objection),
+    _decision(Action.PUBLICITY_ENDED,
+              Move((S.PUBLICITY,), S.IMPLEMENTATION, _SYSTEM, "公示期满无异议，公布并实施", "R13",
+                   guards=(g.NO_OBJECTION_PENDING,)),
+              effect=e.start_implementation),
     # -- implementation (R15) ------------------------------------------------------------
-    Move("submit_archive", (S.IMPLEMENTATION,), None, _APPLICANT, "提交过程档案", "R15",
-         preset="process_archives"),
-    Move("request_change", (S.IMPLEMENTATION,), None, _APPLICANT, "申请重大变更", "R15",
-         guards=("no_change_pending",)),
-    Move("city_approve_change", (S.IMPLEMENTATION,), None, _CITY, "市级同意变更", "R15",
-         guards=("change_awaiting_city",)),
-    Move("province_approve_change", (S.IMPLEMENTATION,), None, _PROVINCE, "省级批准变更", "R15",
-         guards=("change_awaiting_province",)),
-    Move("reject_change", (S.IMPLEMENTATION,), None, frozenset({R.CITY, R.PROVINCE}),
-         "不同意变更", "R15", guards=("change_pending",)),
-    Move("archive_reminder", (S.IMPLEMENTATION,), None, _SYSTEM, "过程档案提交提醒", "R15",
-         preset="process_archives"),
-    Move("archive_overdue", (S.IMPLEMENTATION,), None, _SYSTEM, "过程档案逾期", "R15",
-         preset="process_archives"),
+    _decision(Action.SUBMIT_ARCHIVE,
+              Move((S.IMPLEMENTATION,), None, _APPLICANT, "提交过程档案", "R15",
+                   preset="process_archives"),
+              payload=p.Archive, passive=True, effect=e.submit_archive,
+              checks=(c.archive_has_documents,), example={"title": "第一季度实施进展"}),
+    _decision(Action.REQUEST_CHANGE,
+              Move((S.IMPLEMENTATION,), None, _APPLICANT, "申请重大变更", "R15",
+                   guards=(g.NO_CHANGE_PENDING,)),
+              payload=p.RequestChange, passive=True, effect=e.request_change,
+              example={"kind": "investment_amount", "description": "设备采购调整"}),
+    _decision(Action.CITY_APPROVE_CHANGE,
+              Move((S.IMPLEMENTATION,), None, _CITY, "市级同意变更", "R15",
+                   guards=(g.CHANGE_AWAITING_CITY,)),
+              effect=e.city_approve_change),
+    _decision(Action.PROVINCE_APPROVE_CHANGE,
+              Move((S.IMPLEMENTATION,), None, _PROVINCE, "省级批准变更", "R15",
+                   guards=(g.CHANGE_AWAITING_PROVINCE,)),
+              effect=e.province_approve_change),
+    _decision(Action.REJECT_CHANGE,
+              Move((S.IMPLEMENTATION,), None, frozenset({R.CITY, R.PROVINCE}), "不同意变更",
+                   "R15", guards=(g.CHANGE_PENDING,)),
+              reason_required=True, effect=e.reject_change),
+    _decision(Action.ARCHIVE_REMINDER,
+              Move((S.IMPLEMENTATION,), None, _SYSTEM, "过程档案提交提醒", "R15",
+                   preset="process_archives"),
+              effect=e.archive_reminder),
+    _decision(Action.ARCHIVE_OVERDUE,
+              Move((S.IMPLEMENTATION,), None, _SYSTEM, "过程档案逾期", "R15",
+                   preset="process_archives"),
+              effect=e.archive_overdue),
     # -- acceptance (R16) ----------------------------------------------------------------
-    Move("open_halfyear_acceptance", (S.IMPLEMENTATION,), S.HALFYEAR_ACCEPTANCE, _SYSTEM,
-         "半年期验收开始", "R16", preset="halfyear_acceptance", guards=("halfyear_not_passed",)),
-    Move("pass_halfyear_acceptance", (S.HALFYEAR_ACCEPTANCE,), S.IMPLEMENTATION, _PROVINCE,
-         "半年期验收通过", "R16", preset="halfyear_acceptance"),
-    Move("open_final_acceptance", (S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _SYSTEM,
-         "一年期验收开始", "R16"),
-    Move("request_early_acceptance", (S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _APPLICANT,
-         "申请提前验收", "R16", preset="early_acceptance", guards=("no_change_pending",)),
-    Move("pass_acceptance", (S.FINAL_ACCEPTANCE,), S.SUBSIDY, _PROVINCE, "验收通过", "R16"),
-    Move("fail_acceptance", (S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), S.FAILED_ACCEPTANCE,
-         _PROVINCE, "验收不通过", "R16"),
+    _decision(Action.OPEN_HALFYEAR_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), S.HALFYEAR_ACCEPTANCE, _SYSTEM, "半年期验收开始", "R16",
+                   preset="halfyear_acceptance", guards=(g.HALFYEAR_NOT_PASSED,))),
+    _decision(Action.PASS_HALFYEAR_ACCEPTANCE,
+              Move((S.HALFYEAR_ACCEPTANCE,), S.IMPLEMENTATION, _PROVINCE, "半年期验收通过", "R16",
+                   preset="halfyear_acceptance"),
+              effect=e.pass_halfyear),
+    _decision(Action.OPEN_FINAL_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _SYSTEM, "一年期验收开始", "R16")),
+    _decision(Action.REQUEST_EARLY_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _APPLICANT, "申请提前验收", "R16",
+                   preset="early_acceptance", guards=(g.NO_CHANGE_PENDING,)),
+              passive=True, effect=e.early_acceptance),
+    _decision(Action.PASS_ACCEPTANCE,
+              Move((S.FINAL_ACCEPTANCE,), S.SUBSIDY, _PROVINCE, "验收通过", "R16"),
+              payload=p.Acceptance, effect=e.pass_acceptance,
+              example={"verified_investment_cny": 2_600_000}),
+    _decision(Action.FAIL_ACCEPTANCE,
+              Move((S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), S.FAILED_ACCEPTANCE, _PROVINCE,
+                   "验收不通过", "R16"),
+              reason_required=True),
     # -- subsidy (R17) -------------------------------------------------------------------
-    Move("decide_subsidy", (S.SUBSIDY,), None, _PROVINCE, "核定补助金额", "R17",
-         guards=("subsidy_not_decided", "no_cosign_pending"),
-         cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
-    Move("record_disbursement", (S.SUBSIDY,), S.COMPLETED, _PROVINCE, "补助已拨付", "R17",
-         guards=("subsidy_decided",)),
+    _decision(Action.DECIDE_SUBSIDY,
+              Move((S.SUBSIDY,), None, _PROVINCE, "核定补助金额", "R17",
+                   guards=(g.SUBSIDY_NOT_DECIDED, g.NO_COSIGN_PENDING),
+                   cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
+              payload=p.Subsidy, effect=e.decide_subsidy, checks=(c.subsidy_within_cap,),
+              example={"amount_cny": 800_000}),
+    _decision(Action.RECORD_DISBURSEMENT,
+              Move((S.SUBSIDY,), S.COMPLETED, _PROVINCE, "补助已拨付", "R17",
+                   guards=(g.SUBSIDY_DECIDED,)),
+              effect=e.record_disbursement, bulk=True),
     # -- revocation at any stage (R18) ---------------------------------------------------
-    Move("revoke", OPEN_STAGES, S.REVOKED, _PROVINCE, "撤销（弄虚作假等）", "R18"),
+    _decision(Action.REVOKE,
+              Move(OPEN_STAGES, S.REVOKED, _PROVINCE, "撤销（弄虚作假等）", "R18"),
+              reason_required=True, passive=True, effect=e.revoke),
 )
 
-TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(m.trigger for m in MOVES))
+DECISIONS: Mapping[Action, DecisionSpec] = {spec.action: spec for spec in _TABLE}
+MOVES: tuple[Move, ...] = tuple(m for spec in _TABLE for m in spec.moves)
+TRIGGERS: tuple[str, ...] = tuple(a.value for a in DECISIONS)
 # Decisions the system makes on its own when a timer fires; people never send these.
-SYSTEM_TRIGGERS = frozenset(m.trigger for m in MOVES if m.roles == _SYSTEM)
-ACTION_LABELS_ZH: dict[str, str] = {m.trigger: m.label_zh for m in MOVES}
+SYSTEM_TRIGGERS = frozenset(a.value for a, spec in DECISIONS.items() if spec.system)
+BULK_ACTIONS: tuple[Action, ...] = tuple(a for a, spec in DECISIONS.items() if spec.bulk)
+ACTION_LABELS_ZH: dict[str, str] = {a.value: spec.label_zh for a, spec in DECISIONS.items()}
+
+
+def spec_of(action: str) -> DecisionSpec | None:
+    """The decision's entry, or None for a name that is no decision."""
+    try:
+        return DECISIONS[Action(action)]
+    except ValueError:
+        return None
+
+
+def payload_example(action: str) -> dict[str, Any]:
+    """An example payload for docs and the demo."""
+    spec = spec_of(action)
+    return dict(spec.example) if spec is not None else {}
 
 
 class Lifecycle:
@@ -268,6 +361,13 @@ class Lifecycle:
         # Asked for every role on every change (allowed decisions, waiting-on): indexed.
         self._from: dict[Stage, tuple[Move, ...]] = {
             stage: tuple(m for m in self.moves if stage in m.sources) for stage in Stage}
+
+    @cached_property
+    def machine(self) -> Machine:
+        """The preset's state machine, built once per process (`lifecycle_for` keeps one
+        Lifecycle per preset): for drawing and for the test that checks it against the
+        table. Projects do not each build one; they are data (`ProjectData`)."""
+        return build_machine(self)
 
     def move(self, trigger: str, stage: Stage) -> Move | None:
         return self._by_trigger_and_stage.get((trigger, stage))
@@ -298,37 +398,46 @@ def lifecycle_for(preset: Preset) -> Lifecycle:
 
 
 def machine_transitions(
-    lifecycle: Lifecycle, guard: Callable[[str], Callable[[], bool] | str]
+    lifecycle: Lifecycle, guard: Callable[[Guard], object] = lambda g: g.name
 ) -> list[dict[str, object]]:
-    """The moves as `transitions` configuration; `guard` maps a guard name to a callable
-    (the workflow) or leaves it a name (the docs drawing)."""
-    out: list[dict[str, object]] = []
-    for move in lifecycle.moves:
-        out.append(
-            {
-                "trigger": move.trigger,
-                "source": [s.value for s in move.sources],
-                "dest": move.dest.value if move.dest else None,
-                "conditions": [guard(name) for name in move.guards],
-            }
-        )
-    return out
+    """The moves as `transitions` configuration; `guard` maps a guard to what the machine
+    should hold for it (its name, for drawing)."""
+    return [
+        {
+            "trigger": move.trigger.value,
+            "source": [s.value for s in move.sources],
+            "dest": move.dest.value if move.dest else None,
+            "conditions": [guard(g) for g in move.guards],
+        }
+        for move in lifecycle.moves
+    ]
 
 
 def build_machine(
     lifecycle: Lifecycle,
-    model: object,
-    initial: Stage,
-    guard: Callable[[str], Callable[[], bool]],
+    model: object | None = None,
+    initial: Stage = Stage.DRAFT,
+    guard: Callable[[Guard], object] | None = None,
 ) -> Machine:
+    """A `transitions` machine of the preset's moves. With no model, the machine only
+    describes (the shared `Lifecycle.machine`); tests give a model to fire it."""
     return Machine(
         model=model,
         states=[s.value for s in stages_of(lifecycle)],
-        transitions=machine_transitions(lifecycle, guard),
+        transitions=machine_transitions(lifecycle, _conditions(model, guard)),
         initial=initial.value,
         auto_transitions=False,
         ignore_invalid_triggers=False,
     )
+
+
+def _conditions(model: object | None,
+                guard: Callable[[Guard], object] | None) -> Callable[[Guard], object]:
+    if guard is not None:
+        return guard
+    if model is None:
+        return lambda g: g.name
+    return lambda _g: (lambda: True)
 
 
 def _reachable(moves: list[Move]) -> set[Stage]:

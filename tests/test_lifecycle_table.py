@@ -170,7 +170,7 @@ def test_decisions_outside_the_table_are_refused_by_stage_and_change_nothing(
             if stage in EXPECTED[preset].get(trigger, {}):
                 continue
             state = ProjectState(project, before_close - timedelta(days=10))
-            state._machine.set_state(stage)  # place the project in `stage` for the probe
+            state.data.stage = Stage(stage)  # place the project in `stage` for the probe
             role = sorted(lc.roles_for(trigger))[0]
             refusal = state.assess(_decision(trigger, role), before_close)
             assert refusal is not None, (stage, trigger)

@@ -93,7 +93,7 @@ def test_application_is_frozen_after_the_city_recommends_r11() -> None:
     s = state("2024")
     to_city_review(s)
     do(s, "city_recommend", rank=2)
-    assert s.stage is Stage.RECOMMENDED and s.rank == 2
+    assert s.stage is Stage.RECOMMENDED and s.data.rank == 2
     assert refusal_of(s, "edit_application").rule == "R11"
 
 
@@ -151,10 +151,10 @@ def test_city_recommendation_needs_the_finance_cosignature_in_2026() -> None:
     wrong = refusal_of(s, "concur", role=Role.PROVINCE_FINANCE)
     assert (wrong.rule, wrong.kind) == ("LIFECYCLE", RefusalKind.STAGE)
     do(s, "dissent", role=Role.CITY_FINANCE, reason="预算不足")
-    assert s.stage is Stage.CITY_REVIEW and s.pending_cosign is None and s.rank is None
+    assert s.stage is Stage.CITY_REVIEW and s.pending_cosign is None and s.data.rank is None
     do(s, "city_recommend", rank=3)
     do(s, "concur", role=Role.CITY_FINANCE)
-    assert s.stage is Stage.RECOMMENDED and s.rank == 3
+    assert s.stage is Stage.RECOMMENDED and s.data.rank == 3
 
 
 def test_2024_recommendation_needs_no_cosignature() -> None:
@@ -197,7 +197,7 @@ def test_subsidy_cap_r17_and_reclaim_on_revocation_r18() -> None:
     assert refusal_of(s, "record_disbursement").rule == "R17"
     do(s, "decide_subsidy", amount_cny=1_000_000)
     do(s, "revoke", reason="发现虚报投资")
-    assert s.stage is Stage.REVOKED and s.subsidy_to_reclaim
+    assert s.stage is Stage.REVOKED and s.data.subsidy_to_reclaim
     assert s.end is not None and s.end.rule == "R18"
 
 
@@ -221,11 +221,11 @@ def test_deadline_changes() -> None:
     province, city = ACTORS[Role.PROVINCE], ACTORS[Role.CITY]
     later = CLOSE + timedelta(days=2)
     s.change_deadline("x1", province, "batch", later, "延期", EARLY)
-    assert s.close_at == later
+    assert s.data.close_at == later
     record = s.change_deadline("x2", province, "batch", CLOSE, "提前", EARLY)
-    assert record is not None and record.note.startswith("ignored") and s.close_at == later
+    assert record is not None and record.note.startswith("ignored") and s.data.close_at == later
     s.change_deadline("x3", city, "3701", later + timedelta(days=1), "晚于全省", EARLY)
-    assert s.local_deadlines == {}
+    assert s.data.local_deadlines == {}
     s.change_deadline("x4", city, "3701", CLOSE - timedelta(days=5), "市级提前", EARLY)
     s.change_deadline("x5", Actor(user_id="c", role=Role.CITY, region="3702"), "3702",
                       CLOSE - timedelta(days=9), "他市", EARLY)
@@ -237,7 +237,7 @@ def test_deadline_changes() -> None:
 def test_process_archives_reminders_and_overdue_2026() -> None:
     s = state("2026")
     to_implementation(s)
-    start = s.implementation_started_at
+    start = s.data.implementation_started_at
     assert start is not None
     alarms = {(a.trigger, a.key): a.at for a in s.alarms()}
     due1 = start + timedelta(days=90)
@@ -246,7 +246,7 @@ def test_process_archives_reminders_and_overdue_2026() -> None:
     s.fire_system("archive_reminder", due1 - timedelta(days=7), key=1)
     assert [n.kind for n in s.drain_outbox()] == ["archive_reminder"]
     s.fire_system("archive_overdue", due1, key=1)
-    assert s.archives_overdue == {1}
+    assert s.data.archives_overdue == {1}
     do(s, "submit_archive", at=due1 + timedelta(days=1), title="第一期档案", evidence=[SHA])
     keys = {(a.trigger, a.key) for a in s.alarms()}
     assert ("archive_overdue", 1) not in keys and ("archive_overdue", 2) in keys
@@ -256,10 +256,10 @@ def test_process_archives_reminders_and_overdue_2026() -> None:
 def test_carrier_task_enters_the_reserve_pool_r14() -> None:
     s = ProjectState(project(batch("2026", CLOSE), task_code="T9"), EARLY)
     to_implementation(s)
-    assert s.reserve_pool
+    assert s.data.reserve_pool
     s2 = state("2026")
     to_implementation(s2)
-    assert not s2.reserve_pool
+    assert not s2.data.reserve_pool
 
 
 def test_major_change_goes_to_the_city_then_the_province_r15() -> None:
@@ -271,7 +271,7 @@ def test_major_change_goes_to_the_city_then_the_province_r15() -> None:
     assert refusal_of(s, "request_early_acceptance").rule == "R15"
     do(s, "city_approve_change")
     do(s, "province_approve_change")
-    assert s.changes[-1].status == "approved"
+    assert s.data.changes[-1].status == "approved"
     do(s, "request_early_acceptance")
     assert s.stage is Stage.FINAL_ACCEPTANCE
 

@@ -1,0 +1,96 @@
+"""A project's data: everything the workflow knows about it, as one serializable model.
+
+The rules (`domain.rules`) read and change it; `domain.project.ProjectState` is the
+facade the workflow calls. Being plain data, it can be dumped and loaded again (a
+`continue_as_new` would carry it), and it holds no callables and no state machine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain.actions import DeadlineKind
+from domain.batch import BatchPolicy, ProjectInput
+from domain.decisions import Decision, DecisionOutcome, DecisionRecord
+from domain.presets import Preset
+from domain.stages import Stage
+from domain.views import (
+    ArchiveEntry,
+    ChangeRequest,
+    EndInfo,
+    Notification,
+    Objection,
+    PendingCosign,
+    ProjectContent,
+)
+
+
+class ProjectData(BaseModel):
+    project: ProjectInput
+    created_at: datetime
+    stage: Stage = Stage.DRAFT
+    close_at: datetime
+    # A city's or county's earlier deadline for its own applicants, by region code.
+    local_deadlines: dict[str, datetime] = {}
+    log: list[DecisionRecord] = []
+    # Idempotency: the record each request made, its fingerprint, and its fixed answer.
+    seq_by_request: dict[str, int] = {}
+    fingerprints: dict[str, str] = {}
+    outcomes: dict[str, DecisionOutcome] = {}
+    pending_cosign: PendingCosign | None = None
+    pending_decision: Decision | None = None
+    rank: int | None = None
+    experts: dict[str, float | None] = {}
+    objections: list[Objection] = []
+    publicity_opened_at: datetime | None = None
+    publicity_end: datetime | None = None
+    implementation_started_at: datetime | None = None
+    halfyear_passed: bool = False
+    early_acceptance: bool = False
+    archives: list[ArchiveEntry] = []
+    archives_reminded: set[int] = set()
+    archives_overdue: set[int] = set()
+    changes: list[ChangeRequest] = []
+    verified_investment_cny: float | None = None
+    subsidy_amount_cny: float | None = None
+    disbursed_at: datetime | None = None
+    reserve_pool: bool = False
+    subsidy_to_reclaim: bool = False
+    end: EndInfo | None = None
+    # The applicant's content (title, application, documents).
+    content: ProjectContent
+    was_selected: bool = False
+    # Side effects for the workflow to carry out (notifications); it drains this.
+    outbox: list[Notification] = []
+
+    @classmethod
+    def new(cls, project: ProjectInput, created_at: datetime) -> ProjectData:
+        return cls(project=project, created_at=created_at, close_at=project.batch.close_at,
+                   content=ProjectContent(title=project.title,
+                                          application=project.application))
+
+    @property
+    def batch(self) -> BatchPolicy:
+        return self.project.batch
+
+    @property
+    def preset(self) -> Preset:
+        return self.project.batch.policy
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next record will have."""
+        return len(self.log) + 1
+
+    def deadline(self, kind: DeadlineKind) -> datetime:
+        if kind is DeadlineKind.BATCH:
+            return self.close_at
+        return min([self.close_at, *self.local_deadlines.values()])
+
+    def objection_pending(self) -> bool:
+        return any(o.status == "pending" for o in self.objections)
+
+    def change_statuses(self) -> set[str]:
+        return {c.status for c in self.changes}

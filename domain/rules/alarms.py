@@ -1,0 +1,113 @@
+"""Alarms and deadlines: what the workflow must wake up for, given the project's data,
+and every deadline the project has or had (shown to officials with their instants)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.actions import Action, DeadlineKind
+from domain.clock import add_months
+from domain.project_data import ProjectData
+from domain.stages import Stage
+from domain.views import DeadlineView
+
+_BEFORE_SUBMISSION = (Stage.DRAFT, Stage.RETURNED)
+_BEFORE_RECOMMENDATION_CLOSES = (Stage.SUBMITTED, Stage.COUNTY_REVIEW, Stage.CITY_REVIEW,
+                                 Stage.RECOMMENDED)
+
+
+@dataclass(frozen=True, order=True)
+class Alarm:
+    """A moment the workflow must wake up at, and what it then does."""
+
+    at: datetime
+    trigger: str
+    key: int = 0
+    # A deadline (shown to operators as 'next deadline') rather than a reminder.
+    is_deadline: bool = True
+
+
+def alarms(data: ProjectData) -> list[Alarm]:
+    s = data.stage
+    if s in _BEFORE_SUBMISSION:
+        return [Alarm(data.deadline(DeadlineKind.APPLICANT), Action.SUBMISSION_CLOSED)]
+    if s in _BEFORE_RECOMMENDATION_CLOSES:
+        return [Alarm(data.close_at, Action.RECOMMENDATION_CLOSED)]
+    if s is Stage.PUBLICITY and data.publicity_end and not data.objection_pending():
+        return [Alarm(data.publicity_end, Action.PUBLICITY_ENDED)]
+    if s is Stage.IMPLEMENTATION:
+        return _implementation_alarms(data)
+    return []
+
+
+def next_alarm(data: ProjectData) -> Alarm | None:
+    return min(alarms(data), default=None)
+
+
+def next_deadline(data: ProjectData) -> datetime | None:
+    return min((a.at for a in alarms(data) if a.is_deadline), default=None)
+
+
+def final_opens(data: ProjectData) -> datetime:
+    assert data.implementation_started_at is not None
+    return add_months(data.implementation_started_at, data.batch.final_after_months)
+
+
+def archive_dues(data: ProjectData) -> list[tuple[int, datetime]]:
+    """The process archives due (R15): every interval from the start of implementation
+    until the final acceptance opens."""
+    if not data.preset.process_archives or data.implementation_started_at is None:
+        return []
+    step = timedelta(days=data.batch.archive_interval_days)
+    final = final_opens(data)
+    out, k = [], 1
+    while (due := data.implementation_started_at + k * step) < final:
+        out.append((k, due))
+        k += 1
+    return out
+
+
+def deadline_views(data: ProjectData) -> list[DeadlineView]:
+    out = [
+        DeadlineView(kind="applicant_close", at=data.deadline(DeadlineKind.APPLICANT),
+                     label_zh="申报单位提交截止", label_en="applicant submission close"),
+        DeadlineView(kind="batch_close", at=data.close_at,
+                     label_zh="系统关闭（推荐截止）", label_en="system closes (R10)"),
+    ]
+    if data.publicity_end:
+        out.append(DeadlineView(kind="publicity_end", at=data.publicity_end,
+                                label_zh="公示期满", label_en="publicity ends"))
+    start = data.implementation_started_at
+    if start:
+        if data.preset.halfyear_acceptance:
+            out.append(DeadlineView(
+                kind="halfyear_acceptance_opens",
+                at=add_months(start, data.batch.halfyear_after_months),
+                label_zh="半年期验收开始", label_en="half-year acceptance opens"))
+        out.append(DeadlineView(
+            kind="final_acceptance_opens", at=final_opens(data),
+            label_zh="一年期验收开始", label_en="one-year acceptance opens"))
+        for k, due in archive_dues(data):
+            out.append(DeadlineView(kind=f"archive_{k}_due", at=due,
+                                    label_zh=f"第{k}期过程档案提交截止",
+                                    label_en=f"process archive {k} due"))
+    return out
+
+
+def _implementation_alarms(data: ProjectData) -> list[Alarm]:
+    start = data.implementation_started_at
+    assert start is not None
+    out = [Alarm(final_opens(data), Action.OPEN_FINAL_ACCEPTANCE)]
+    if data.preset.halfyear_acceptance and not data.halfyear_passed:
+        out.append(Alarm(add_months(start, data.batch.halfyear_after_months),
+                         Action.OPEN_HALFYEAR_ACCEPTANCE))
+    remind = timedelta(days=data.batch.archive_reminder_days)
+    for k, due in archive_dues(data):
+        if len(data.archives) >= k:
+            continue
+        if k not in data.archives_reminded:
+            out.append(Alarm(due - remind, Action.ARCHIVE_REMINDER, k, is_deadline=False))
+        if k not in data.archives_overdue:
+            out.append(Alarm(due, Action.ARCHIVE_OVERDUE, k))
+    return out

@@ -1,0 +1,84 @@
+"""Guards: conditions a move needs besides its stage, each naming the rule that decides
+it. A guard is an object with its check, so the lifecycle table refers to it directly
+(a misspelt guard is an import error, not a KeyError at run time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.actions import DeadlineKind
+from domain.project_data import ProjectData
+
+_PENDING_CHANGE = frozenset({"awaiting_city", "awaiting_province"})
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    rule: str
+    zh: str
+    en: str
+    check: Callable[[ProjectData, datetime], bool]
+
+    def holds(self, data: ProjectData, now: datetime) -> bool:
+        return self.check(data, now)
+
+
+APPLICANT_CAN_RESUBMIT = Guard(
+    "applicant_can_resubmit", "R9", "申报单位的提交截止时间已过，退回后无法重新提交",
+    "the applicant's submission deadline has passed, so a returned application could not "
+    "be resubmitted",
+    lambda d, now: now < d.deadline(DeadlineKind.APPLICANT))
+AWAITING_COSIGN = Guard(
+    "awaiting_cosign", "LIFECYCLE", "当前没有待会签的决定",
+    "there is no decision awaiting co-signature",
+    lambda d, _now: d.pending_cosign is not None)
+NO_COSIGN_PENDING = Guard(
+    "no_cosign_pending", "LIFECYCLE", "已有决定在等待会签",
+    "another decision is awaiting co-signature",
+    lambda d, _now: d.pending_cosign is None)
+EXPERTS_REVIEWED = Guard(
+    "experts_reviewed", "R12", "须先完成专家评审（已分配专家且全部评分）",
+    "expert review must come first: experts assigned and every one has scored",
+    lambda d, _now: bool(d.experts) and all(s is not None for s in d.experts.values()))
+OBJECTION_PENDING = Guard(
+    "objection_pending", "R13", "当前没有待调查的异议", "no objection is under investigation",
+    lambda d, _now: d.objection_pending())
+NO_OBJECTION_PENDING = Guard(
+    "no_objection_pending", "R13", "有异议尚在调查，公示不能结束",
+    "an objection is still being investigated",
+    lambda d, _now: not d.objection_pending())
+HALFYEAR_NOT_PASSED = Guard(
+    "halfyear_not_passed", "R16", "半年期验收已通过",
+    "the half-year acceptance has already been passed",
+    lambda d, _now: not d.halfyear_passed)
+CHANGE_AWAITING_CITY = Guard(
+    "change_awaiting_city", "R15", "没有待市级审核的重大变更",
+    "no major change is waiting for the city",
+    lambda d, _now: "awaiting_city" in d.change_statuses())
+CHANGE_AWAITING_PROVINCE = Guard(
+    "change_awaiting_province", "R15", "没有经市级同意、待省级审批的重大变更",
+    "no major change approved by the city is waiting for the province",
+    lambda d, _now: "awaiting_province" in d.change_statuses())
+CHANGE_PENDING = Guard(
+    "change_pending", "R15", "没有待审批的重大变更", "no major change is pending",
+    lambda d, _now: bool(d.change_statuses() & _PENDING_CHANGE))
+NO_CHANGE_PENDING = Guard(
+    "no_change_pending", "R15", "已有重大变更在审批中",
+    "a major change is already awaiting approval",
+    lambda d, _now: not d.change_statuses() & _PENDING_CHANGE)
+SUBSIDY_DECIDED = Guard(
+    "subsidy_decided", "R17", "补助金额尚未核定", "the subsidy amount has not been decided yet",
+    lambda d, _now: d.subsidy_amount_cny is not None)
+SUBSIDY_NOT_DECIDED = Guard(
+    "subsidy_not_decided", "R17", "补助金额已核定", "the subsidy amount has already been decided",
+    lambda d, _now: d.subsidy_amount_cny is None)
+
+ALL_GUARDS: tuple[Guard, ...] = (
+    APPLICANT_CAN_RESUBMIT, AWAITING_COSIGN, NO_COSIGN_PENDING, EXPERTS_REVIEWED,
+    OBJECTION_PENDING, NO_OBJECTION_PENDING, HALFYEAR_NOT_PASSED, CHANGE_AWAITING_CITY,
+    CHANGE_AWAITING_PROVINCE, CHANGE_PENDING, NO_CHANGE_PENDING, SUBSIDY_DECIDED,
+    SUBSIDY_NOT_DECIDED,
+)
