@@ -45,4 +45,4 @@ class NotifyActivities:
 
     @activity.defn(name=NOTIFY)
     async def notify(self, notification: Notification) -> None:
-        self.sink.send(notification, activity.info().workflow_id)
+        self.sink.send(notification, activity.info().workflow_id or "")

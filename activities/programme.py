@@ -38,8 +38,9 @@ class ProgrammeActivities:
 
     def _log(self, project_id: str) -> structlog.typing.FilteringBoundLogger:
         info = activity.info()
-        return structlog.get_logger().bind(
+        log: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project_id, attempt=info.attempt)
+        return log
 
     def _checked(self, check: Callable[[Connection], Refusal | None]) -> Refusal | None:
         """Run a check in its own transaction: committed (its claims) when it passes,
@@ -68,13 +69,15 @@ class ProgrammeActivities:
         return problem
 
     @activity.defn(name=PROJECT_STATE)
-    def project_state(self, projection: Projection) -> ChainHead:
+    def project_state(self, projection: Projection) -> ChainHead | int:
         """Make the read model equal to the workflow's state (`services.projection`).
 
         A local activity: it may run inside a workflow task that is never committed, so
         what it writes may be for a history that never was; the committed projection at
         the same point replaces it. Returns the read model's head, which the workflow
-        sends with its next projection: most projections are then one statement."""
+        sends with its next projection: most projections are then one statement. (Always
+        a ChainHead now; histories recorded before the projection returned its head hold a
+        count, and the workflow reads this annotation when it replays them.)"""
         head = None
         if one_statement(self.engine.dialect.name, projection):
             with self.autocommit.connect() as conn:

@@ -50,5 +50,5 @@ def end(history: WorkflowHistory) -> dict[str, Any] | None:
     for event in reversed(history.events):
         if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             result = event.workflow_execution_completed_event_attributes.result.payloads
-            return decode(result)[0] if result else None  # type: ignore[no-any-return]
+            return decode(result)[0] if result else None
     return None

@@ -45,18 +45,18 @@ def timeline(history: WorkflowHistory) -> list[TimelineEntry]:
             decision = decode(request.input.args.payloads, [Decision])[0]
             accepted[request.meta.update_id] = (ev.event_id, when, decision)
         elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            attrs = ev.workflow_execution_update_completed_event_attributes
-            event_id, when_accepted, d = accepted.pop(attrs.meta.update_id)
+            done = ev.workflow_execution_update_completed_event_attributes
+            event_id, when_accepted, d = accepted.pop(done.meta.update_id)
             common = {"event_id": event_id, "at": when_accepted, "action": d.action,
                       "actor": d.actor, "request_id": d.request_id, "reason": d.reason,
                       "evidence": d.evidence, "payload": d.payload}
-            if attrs.outcome.HasField("success"):
-                o = decode(attrs.outcome.success.payloads, [DecisionOutcome])[0]
+            if done.outcome.HasField("success"):
+                o = decode(done.outcome.success.payloads, [DecisionOutcome])[0]
                 out.append(TimelineEntry(kind="decision", seq=o.seq,
                                          stage_before=o.stage_before.value,
                                          stage_after=o.stage.value, note=o.note, **common))
             else:
-                out.append(TimelineEntry(kind="refused", note=attrs.outcome.failure.message,
+                out.append(TimelineEntry(kind="refused", note=done.outcome.failure.message,
                                          **common))
         elif t == E.EVENT_TYPE_TIMER_STARTED:
             summary = ev.user_metadata.summary
@@ -67,9 +67,9 @@ def timeline(history: WorkflowHistory) -> list[TimelineEntry]:
             out.append(TimelineEntry(event_id=ev.event_id, at=when, kind="timer",
                                      action=what.split(" @ ")[0], note=what))
         elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            attrs = ev.workflow_execution_signaled_event_attributes
-            if attrs.signal_name == "change_deadline":
-                c = decode(attrs.input.payloads, [DeadlineChange])[0]
+            signaled = ev.workflow_execution_signaled_event_attributes
+            if signaled.signal_name == "change_deadline":
+                c = decode(signaled.input.payloads, [DeadlineChange])[0]
                 out.append(TimelineEntry(event_id=ev.event_id, at=when, kind="deadline_change",
                                          action="extend_deadline" if c.scope == "batch"
                                          else "set_local_deadline", actor=c.actor,

@@ -160,7 +160,8 @@ def counties(db: sessionmaker[Session]) -> dict[str, str]:
                          .where(Region.level == "county").order_by(Region.code)).all()
     out: dict[str, str] = {}
     for code, city in rows:
-        out.setdefault(city, code)
+        if city is not None:
+            out.setdefault(city, code)
     return out
 
 
@@ -300,7 +301,7 @@ async def real_lifecycle(st: Stack, bp: BenchProject) -> WorkflowHandle[Any, Any
                 return (await handle.query(ProjectWorkflow.view)).stage is stage
             await _until(handle, moved)
             continue
-        action, role, payload = step  # type: ignore[misc]
+        action, role, payload = step
         payload = {"rank": bp.rank} if action == "city_recommend" else dict(payload)
         evidence = payload.pop("evidence", [])
         out = await decide(st.client, pid, Decision(

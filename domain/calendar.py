@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from importlib.metadata import version
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
@@ -21,10 +22,13 @@ from domain.batch import CalendarAdjustments
 from domain.clock import at_local, local
 from domain.messages import PublicityPeriod
 
+_HOLIDAYS_VERSION = version("holidays")
+
 
 @lru_cache(maxsize=8)
 def _china(year: int) -> holidays.HolidayBase:
-    return holidays.China(years=year)
+    china: holidays.HolidayBase = holidays.country_holidays("CN", years=year)
+    return china
 
 
 def official_years() -> frozenset[int]:
@@ -66,5 +70,5 @@ class WorkingDayCalendar:
             last_day=counted[-1],
             ends_at=at_local(counted[-1] + timedelta(days=1)),
             provisional_years=[y for y in years if not self.is_official(y)],
-            source=f"holidays {holidays.__version__}",
+            source=f"holidays {_HOLIDAYS_VERSION}",
         )

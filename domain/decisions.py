@@ -35,10 +35,6 @@ class Actor(BaseModel):
     # For applicants: the credit code of the unit they act for.
     unit_code: str | None = None
 
-    def covers(self, city_code: str, county_code: str) -> bool:
-        """Jurisdiction by administrative-code prefix: 37 ⊃ 3701 ⊃ 370102."""
-        return county_code.startswith(self.region) or city_code.startswith(self.region)
-
 
 REQUEST_ID_MAX = 128
 

@@ -1,7 +1,8 @@
 """The data each decision carries beyond actor/reason/evidence, one schema per action.
 
 A decision whose payload does not fit is refused (INPUT) before it reaches the history.
-The API reuses these schemas, so its OpenAPI examples and the workflow agree.
+The lifecycle table names each decision's schema; the API builds its request bodies
+from the same table, so its OpenAPI examples and the workflow agree.
 """
 
 from __future__ import annotations
@@ -92,30 +93,3 @@ class AttachDocument(_Payload):
     media_type: str = Field(default="", max_length=100)
     size: int = Field(default=0, ge=0)
     filename: str = Field(default="", max_length=255)
-
-
-PAYLOADS: dict[str, type[_Payload]] = {
-    "edit_application": EditApplication,
-    "attach_document": AttachDocument,
-    "city_recommend": Recommend,
-    "assign_experts": AssignExperts,
-    "score": Score,
-    "open_publicity": OpenPublicity,
-    "request_change": RequestChange,
-    "submit_archive": Archive,
-    "pass_acceptance": Acceptance,
-    "decide_subsidy": Subsidy,
-}
-
-# Decisions that must say why: the applicant or the record needs the reason.
-REASON_REQUIRED = frozenset(
-    {
-        "county_return", "city_return", "county_reject", "city_reject", "not_select",
-        "raise_objection", "uphold_objection", "dismiss_objection", "fail_acceptance",
-        "reject_change", "revoke", "dissent",
-    }
-)
-
-
-def payload_schema(action: str) -> type[_Payload]:
-    return PAYLOADS.get(action, Empty)

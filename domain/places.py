@@ -34,17 +34,12 @@ def place_hold(stage: Stage, *, was_selected: bool) -> PlaceHold:
     return PlaceHold.HELD
 
 
-# Stages where a city's recommendation cannot exist yet (or any more, after a return).
-_BEFORE_RECOMMENDATION = frozenset({Stage.DRAFT, Stage.SUBMITTED, Stage.COUNTY_REVIEW,
-                                    Stage.RETURNED})
-
-
 def quota_rank(stage: Stage, *, rank: int | None, was_selected: bool) -> int | None:
     """The rank the city's quota row must hold, or None when the project holds none.
 
     In city review the row is the reservation of a recommendation awaiting the finance
     bureau's co-signature (`rank` is then the pending rank)."""
-    if stage in _BEFORE_RECOMMENDATION:
+    if stage.before_recommendation:
         return None
     if place_hold(stage, was_selected=was_selected) is PlaceHold.RELEASED:
         return None

@@ -49,6 +49,22 @@ class Stage(StrEnum):
         return self in SELECTED_STAGES
 
     @property
+    def awaits_submission(self) -> bool:
+        """With the applicant, before (re)submission: the applicant's deadline applies."""
+        return self in (Stage.DRAFT, Stage.RETURNED)
+
+    @property
+    def awaits_system_close(self) -> bool:
+        """Submitted and not yet with the province: the system's close (R10) decides."""
+        return self in (Stage.SUBMITTED, Stage.COUNTY_REVIEW, Stage.CITY_REVIEW,
+                        Stage.RECOMMENDED)
+
+    @property
+    def before_recommendation(self) -> bool:
+        """A city's recommendation cannot exist yet (or any more, after a return)."""
+        return self in (Stage.DRAFT, Stage.SUBMITTED, Stage.COUNTY_REVIEW, Stage.RETURNED)
+
+    @property
     def releases_places(self) -> bool:
         """An end before the list: the units' places (R2, R3) and the city's quota row
         (R8) go back. `revoked` is decided by whether the project had been selected."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -48,3 +48,10 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[str]: JSONType,
     }
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, typed as one (Core statements over it type-check)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -53,6 +53,7 @@ from models import (
     Unit,
     UnitGroup,
 )
+from models.base import table_of
 
 PROVIDER_LIMIT = 3
 ENTERPRISE_LIMIT = 1
@@ -64,9 +65,9 @@ LIMITS = {"service_provider": PROVIDER_LIMIT, "manufacturer": ENTERPRISE_LIMIT}
 # submission and recommendation, and the ORM's per-object work was most of their cost.
 Executor = Session | Connection
 
-_project, _batch, _task, _unit = (Project.__table__, Batch.__table__, Task.__table__,
-                                  Unit.__table__)
-_place, _member, _rec = Place.__table__, ConsortiumMember.__table__, Recommendation.__table__
+_project, _batch, _task, _unit = (table_of(Project), table_of(Batch), table_of(Task),
+                                  table_of(Unit))
+_place, _member, _rec = table_of(Place), table_of(ConsortiumMember), table_of(Recommendation)
 _UNIT_FACTS = [_unit.c[name] for name in UnitFacts.model_fields]
 _APPLICATION = [_project.c[name] for name in ApplicationFacts.model_fields]
 # The project with what its submission is checked against: one round trip.
@@ -135,14 +136,14 @@ def _claim_places(db: Executor, project_id: str, batch_id: str,
                   members: list[Member]) -> Refusal | None:
     groups = sorted({m.unit.group_code for m in members if m.unit.group_code})
     if groups:  # lock the groups too (R3), after the units, always in this order
-        db.execute(select(UnitGroup.__table__.c.code).where(UnitGroup.code.in_(groups))
+        db.execute(select(table_of(UnitGroup).c.code).where(UnitGroup.code.in_(groups))
                    .order_by(UnitGroup.code).with_for_update()).all()
     active = _place.c.released_at.is_(None)
     limited = {m.unit.credit_code: m for m in members if m.unit.kind in LIMITS}
     if limited:
         counting = select(BatchCounting.counts_batch_id).where(
             BatchCounting.batch_id == batch_id).scalar_subquery()
-        used = dict(db.execute(
+        used: dict[str, int] = dict(db.execute(
             select(_place.c.unit_code, func.count()).where(
                 _place.c.unit_code.in_(limited), _place.c.project_id != project_id, active,
                 (_place.c.batch_id == batch_id)
@@ -160,7 +161,7 @@ def _claim_places(db: Executor, project_id: str, batch_id: str,
                     f"this batch; the limit is {limit}",
                 )
     if groups:
-        tasks = dict(db.execute(
+        tasks: dict[str, int] = dict(db.execute(
             select(_place.c.group_code, func.count(func.distinct(_place.c.project_id))).where(
                 _place.c.group_code.in_(groups), _place.c.batch_id == batch_id,
                 _place.c.project_id != project_id, active,
@@ -192,7 +193,7 @@ def recommend_list(
 
     Re-sending a list replaces the ranks of the projects in it (idempotent)."""
     quota = db.scalar(
-        select(CityQuota.__table__.c.quota).where(CityQuota.batch_id == batch_id,
+        select(table_of(CityQuota).c.quota).where(CityQuota.batch_id == batch_id,
                                                    CityQuota.city_code == city_code)
         .with_for_update())
     if quota is None:

@@ -26,6 +26,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Insert,
     and_,
@@ -47,17 +48,18 @@ from domain.messages import ChainHead, Projection
 from domain.stages import Stage
 from domain.views import ProjectContent, ReadModelView
 from models import DecisionRow, Document, Project, ProjectDocument
+from models.base import table_of
 from services.limits import follow_state
 
-_project = Project.__table__
-_record = DecisionRow.__table__
-_document = ProjectDocument.__table__
-_stored = Document.__table__
+_project = table_of(Project)
+_record = table_of(DecisionRow)
+_document = table_of(ProjectDocument)
+_stored = table_of(Document)
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
                  "waiting_on", "next_deadline", "projected_seq", "projected_at", "projection_no",
                  "run_id")
-_VIEW_VALUES = {c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}
+_VIEW_VALUES: dict[str, BindParameter[Any]] = {c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}
 _RECORD_COLUMNS = list(_record.columns)
 _APPLICATION_COLUMNS = ("declared_investment_cny", "implementation_region",
                         "implementation_start", "implementation_end", "prior_provincial_support")
@@ -175,7 +177,7 @@ def apply_projection(conn: Connection, p: Projection, *, authoritative: bool = F
         edited = {row.seq for row in conn.execute(select(_record).where(
             _record.c.project_id == pid, _record.c.seq >= max(base, 1)))
             if (want := next((r for r in rows if r["seq"] == row.seq), None)) is not None
-            and content(row._mapping) != content(want)}
+            and content(dict(row._mapping)) != content(want)}
         differing = sorted(set(differing) | edited)
     beyond = [s for s in stored if s > upto]
     if not authoritative and p.number is None and not differing and row.projected_seq > upto:

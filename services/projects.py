@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -22,6 +26,7 @@ from domain.batch import ProjectInput, workflow_id_for
 from domain.decisions import DeadlineChange, Decision, DecisionOutcome
 from domain.refusals import Refusal, Refused
 from domain.stages import Stage
+from domain.views import EndInfo
 from workflows.project import REFUSED, ProjectWorkflow
 
 
@@ -40,7 +45,7 @@ def initial_search_attributes(project: ProjectInput) -> TypedSearchAttributes:
 
 async def start_project(
     client: Client, project: ProjectInput, task_queue: str
-) -> WorkflowHandle[ProjectWorkflow, object]:
+) -> WorkflowHandle[ProjectWorkflow, EndInfo]:
     """Start the project's workflow; starting the same project twice is one project,
     even after it ended (a project id is never reused for a new lifecycle)."""
     try:
@@ -50,14 +55,14 @@ async def start_project(
             id=workflow_id_for(project.project_id),
             task_queue=task_queue,
             search_attributes=initial_search_attributes(project),
-            id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     except WorkflowAlreadyStartedError:
         return handle_for(client, project.project_id)
 
 
-def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflow, object]:
+def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflow, EndInfo]:
     return client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id_for(project_id))
 
 

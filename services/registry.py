@@ -3,6 +3,7 @@ the project itself (with its consortium and application) before its workflow sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -22,7 +23,7 @@ class TaskDef(BaseModel):
 
 def ensure_batch(
     session: Session, policy: BatchPolicy, tasks: list[TaskDef], quotas: dict[str, int],
-    *, counts: list[str] = (), notice_date: date | None = None, illustrative: bool = True,
+    *, counts: Sequence[str] = (), notice_date: date | None = None, illustrative: bool = True,
     historical: bool = False,
 ) -> Batch:
     batch = session.get(Batch, policy.batch_id)

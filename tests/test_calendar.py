@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from domain.batch import CalendarAdjustments
 from domain.calendar import WorkingDayCalendar, official_years
 from domain.clock import SHANGHAI, at_local
+
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
 
 
 def test_spring_festival_2026_with_its_adjusted_working_saturday() -> None:

@@ -22,6 +22,8 @@ from services.operator import ArchiveOverdue, DeadlineRow, ReadModelDifference, 
 from tools import oversight_cli as cli
 from tools.tables import Column
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 PID = "demo-2026-20261202-jn"
 WID = workflow_id_for(PID)
 REASON = ("经县级工业和信息化主管部门审核，申报材料中联合体协议未加盖公章，"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain.lifecycle import lifecycle_for
 from domain.presets import PRESETS, PresetName
 from tools.diagram import DOC, mermaid, render
+
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
 
 
 def test_lifecycle_document_is_up_to_date() -> None:

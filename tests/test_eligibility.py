@@ -23,6 +23,8 @@ from domain.eligibility import (
 from domain.presets import PRESETS, PresetName
 from tests import support
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 # Codes built by the GB 32100-2015 algorithm, and published test vectors of it.
 VALID = [
     "91370102MA3C5XXXX0",

@@ -21,6 +21,8 @@ from domain.refusals import RefusalKind
 from domain.roles import Role
 from domain.stages import Stage
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 OPEN_2024 = [
     "draft", "submitted", "returned", "city_review", "recommended", "provincial_review",
     "selected", "publicity", "implementation", "halfyear_acceptance", "final_acceptance",

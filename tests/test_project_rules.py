@@ -15,6 +15,8 @@ from domain.stages import Stage
 from domain.views import ReadModelView
 from tests.support import ACTORS, COUNTY, SHA, batch, decision, project
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
 EARLY = CLOSE - timedelta(days=20)
 

@@ -14,6 +14,8 @@ from temporalio.client import WorkflowHistory
 from audit.replay import replay_proof
 from audit.timeline import timeline
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 HISTORIES = Path(__file__).resolve().parent / "histories"
 INDEX = json.loads((HISTORIES / "index.json").read_text())
 

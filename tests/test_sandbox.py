@@ -20,6 +20,8 @@ from workflows import sandbox
 WORKFLOW = '''
 from temporalio import workflow
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 
 @workflow.defn
 class TinyWorkflow:

@@ -23,16 +23,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import structlog
 
+    from activities.calendar import publicity_period
+    from activities.notify import NotifyActivities
+    from activities.programme import ProgrammeActivities
     from domain import search_attributes as sa
+    from domain.actions import Action
     from domain.batch import ProjectInput
     from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
     from domain.messages import (
-        CHECK_SUBMISSION,
         GENESIS,
-        NOTIFY,
-        PROJECT_STATE,
-        PUBLICITY_PERIOD,
-        RESERVE_RECOMMENDATION,
         ChainHead,
         Projection,
         PublicityPeriod,
@@ -53,7 +52,10 @@ NOTIFY_END_PATCH = "notify-applicant-of-end"
 # documents, the places): they wait until it holds every earlier record.
 DRAIN_BEFORE_CHECK_PATCH = "projection-drained-before-check"
 # Decisions that change the applicant's content: their projection carries it.
-CONTENT_ACTIONS = frozenset({"edit_application", "attach_document"})
+CONTENT_ACTIONS = frozenset({Action.EDIT_APPLICATION, Action.ATTACH_DOCUMENT})
+# Decisions whose rules need other projects (the database): eligibility and places at
+# submission (R1-R7), the city's quota at recommendation (R8).
+CHECKED_AGAINST_DATABASE = frozenset({Action.SUBMIT, Action.RESUBMIT, Action.CITY_RECOMMEND})
 _NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
 # A check the decider waits for: give up after a few tries so the caller hears of it.
 _CHECK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
@@ -169,7 +171,7 @@ class ProjectWorkflow:
             if problem is not None:
                 raise _refused(problem)
             period = None
-            if decision.action == "open_publicity":
+            if decision.action == Action.OPEN_PUBLICITY:
                 period = await self._publicity_period(decision)
             try:
                 record = self._state.apply(
@@ -180,7 +182,8 @@ class ProjectWorkflow:
             self._info("decision.accepted", record)
             if self._state.stage is Stage.SUBMITTED:
                 # Admission to the first review level (R9); eligibility checks go here.
-                self._info("decision.accepted", self._state.fire_system("admit", workflow.now()))
+                self._info("decision.accepted",
+                           self._state.fire_system(Action.ADMIT, workflow.now()))
             outcome = self._state.settle(decision.request_id, workflow.now())
             self._after_change()
             return outcome
@@ -236,7 +239,7 @@ class ProjectWorkflow:
 
     @staticmethod
     def _needs_database(decision: Decision) -> bool:
-        return decision.action in ("submit", "resubmit", "city_recommend")
+        return decision.action in CHECKED_AGAINST_DATABASE
 
     def _projection_caught_up(self) -> bool:
         return self._projected == len(self._state.log) and not self._reassert
@@ -245,15 +248,15 @@ class ProjectWorkflow:
         """The rules that need other projects: eligibility and places at submission
         (R1-R7), the city's quota at recommendation (R8). Refused = nothing changes."""
         pid = self._state.project.project_id
-        if decision.action in ("submit", "resubmit"):
-            return await workflow.execute_activity(
-                CHECK_SUBMISSION, pid, result_type=Refusal | None,  # type: ignore[arg-type]
+        if decision.action in (Action.SUBMIT, Action.RESUBMIT):
+            return await workflow.execute_activity_method(
+                ProgrammeActivities.check_submission, pid,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
-        if decision.action == "city_recommend":
+        if decision.action == Action.CITY_RECOMMEND:
             rank = Recommend.model_validate(decision.payload).rank
-            return await workflow.execute_activity(
-                RESERVE_RECOMMENDATION, RecommendationRequest(project_id=pid, rank=rank),
-                result_type=Refusal | None,  # type: ignore[arg-type]
+            return await workflow.execute_activity_method(
+                ProgrammeActivities.reserve_recommendation,
+                RecommendationRequest(project_id=pid, rank=rank),
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
         return None
 
@@ -281,13 +284,12 @@ class ProjectWorkflow:
             places = (place_hold(view.stage, was_selected=view.was_selected), view.quota_rank)
             changed_content = whole or any(r.action in CONTENT_ACTIONS for r in log[start:upto])
             content = self._state.content if changed_content else None
-            result = await workflow.execute_local_activity(
-                PROJECT_STATE,
+            result = await workflow.execute_local_activity_method(
+                ProgrammeActivities.project_state,
                 Projection(view=view, records=log[start:upto], head=head,
                            number=self._projections, run_id=workflow.info().run_id,
                            content=_content_to_send(content),
                            places=whole or places != self._places_sent),
-                result_type=ChainHead | int,  # type: ignore[arg-type]
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_PROJECTION_RETRY)
             self._places_sent = places
             # Histories recorded before the projection returned its head hold a count of
@@ -303,12 +305,11 @@ class ProjectWorkflow:
         days = OpenPublicity.model_validate(decision.payload).working_days
         batch = self._state.batch
         return await workflow.execute_activity(
-            PUBLICITY_PERIOD,
+            publicity_period,
             PublicityRequest(
                 project_id=self._state.project.project_id, opened_at=workflow.now(),
                 working_days=days or batch.publicity_working_days, adjustments=batch.calendar,
             ),
-            result_type=PublicityPeriod,
             start_to_close_timeout=timedelta(seconds=30),
         )
 
@@ -332,8 +333,8 @@ class ProjectWorkflow:
 
     async def _notify(self, note: Notification) -> None:
         try:
-            await workflow.execute_activity(
-                NOTIFY, note, start_to_close_timeout=timedelta(seconds=30),
+            await workflow.execute_activity_method(
+                NotifyActivities.notify, note, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_NOTIFY_RETRY,
             )
         except ActivityError as exc:  # a lost reminder must not stop the project

@@ -26,7 +26,7 @@ from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
 from domain.decisions import DeadlineChange, request_id_of
-from domain.lifecycle import ACTION_LABELS_ZH
+from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
 from domain.presets import PresetName
 from domain.refusals import RefusalKind, Refused, refusal
 from domain.roles import Role
@@ -254,8 +254,6 @@ async def open_publicity(batch_id: str, body: PublicityIn, p: PrincipalDep, stat
 
 
 BUSY_RETRIES = 4
-BULK_ACTIONS = ("county_approve", "county_return", "county_reject", "city_return", "city_reject",
-                "concur", "select", "not_select", "record_disbursement")
 
 
 def _add_bulk_route(action: str) -> None:
@@ -280,7 +278,7 @@ def _add_bulk_route(action: str) -> None:
 
 
 for _action in BULK_ACTIONS:
-    _add_bulk_route(_action)
+    _add_bulk_route(_action.value)
 
 
 # -- exports ----------------------------------------------------------------------------

@@ -20,10 +20,9 @@ from api.auth import Principal, PrincipalDep
 from api.errors import ErrorBody, bad_input, forbidden_role
 from api.schemas import DecisionResponse
 from api.state import AppState, StateDep
+from domain.actions import Action
 from domain.decisions import Decision, request_id_of
-from domain.lifecycle import ACTION_LABELS_ZH, MOVES, SYSTEM_TRIGGERS, TRIGGERS
-from domain.payloads import payload_schema
-from domain.project import payload_example
+from domain.lifecycle import ACTION_LABELS_ZH, DECISIONS, MOVES, payload_example
 from domain.roles import Role
 from services.projects import decide
 
@@ -92,7 +91,7 @@ def _camel(action: str) -> str:
 
 
 def _add_route(action: str) -> None:
-    schema = payload_schema(action)
+    schema = DECISIONS[Action(action)].payload
     required = any(f.is_required() for f in schema.model_fields.values())
     body_model = create_model(  # type: ignore[call-overload]
         f"{_camel(action)}Request",
@@ -125,9 +124,9 @@ def _add_route(action: str) -> None:
 
 # Decisions with an endpoint of their own, which does what the decision needs first (the
 # upload stores the bytes, so that a document attached is always one the store holds).
-OWN_ENDPOINT = {"edit_application": "PUT /projects/{project_id}/application",
-                "attach_document": "POST /projects/{project_id}/documents"}
+OWN_ENDPOINT = {Action.EDIT_APPLICATION: "PUT /projects/{project_id}/application",
+                Action.ATTACH_DOCUMENT: "POST /projects/{project_id}/documents"}
 
-for _action in TRIGGERS:
-    if _action not in SYSTEM_TRIGGERS and _action not in OWN_ENDPOINT:
-        _add_route(_action)
+for _action, _spec in DECISIONS.items():
+    if not _spec.system and _action not in OWN_ENDPOINT:
+        _add_route(_action.value)

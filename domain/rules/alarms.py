@@ -12,10 +12,6 @@ from domain.project_data import ProjectData
 from domain.stages import Stage
 from domain.views import DeadlineView
 
-_BEFORE_SUBMISSION = (Stage.DRAFT, Stage.RETURNED)
-_BEFORE_RECOMMENDATION_CLOSES = (Stage.SUBMITTED, Stage.COUNTY_REVIEW, Stage.CITY_REVIEW,
-                                 Stage.RECOMMENDED)
-
 
 @dataclass(frozen=True, order=True)
 class Alarm:
@@ -30,9 +26,9 @@ class Alarm:
 
 def alarms(data: ProjectData) -> list[Alarm]:
     s = data.stage
-    if s in _BEFORE_SUBMISSION:
+    if s.awaits_submission:
         return [Alarm(data.deadline(DeadlineKind.APPLICANT), Action.SUBMISSION_CLOSED)]
-    if s in _BEFORE_RECOMMENDATION_CLOSES:
+    if s.awaits_system_close:
         return [Alarm(data.close_at, Action.RECOMMENDATION_CLOSED)]
     if s is Stage.PUBLICITY and data.publicity_end and not data.objection_pending():
         return [Alarm(data.publicity_end, Action.PUBLICITY_ENDED)]

@@ -11,7 +11,6 @@ from domain import payloads as p
 from domain.decisions import Decision
 from domain.project_data import ProjectData
 from domain.refusals import INPUT, Refusal, RefusalKind, refusal
-from domain.stages import Stage
 
 Check = Callable[[ProjectData, Decision, Any], Refusal | None]
 
@@ -24,8 +23,7 @@ def document_is_new_and_in_time(data: ProjectData, _d: Decision,
                                 doc: p.AttachDocument) -> Refusal | None:
     if any(x.sha256 == doc.sha256 and x.kind == doc.kind for x in data.content.documents):
         return input_refusal("该文件已上传", "this document is already attached")
-    if doc.kind in p.APPLICATION_DOCUMENT_KINDS and data.stage not in (Stage.DRAFT,
-                                                                        Stage.RETURNED):
+    if doc.kind in p.APPLICATION_DOCUMENT_KINDS and not data.stage.awaits_submission:
         return refusal(
             "R11", RefusalKind.RULE,
             "申报材料只能在草稿或退回修改阶段上传（市级推荐后不能更改）",
