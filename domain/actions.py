@@ -25,6 +25,7 @@ class Action(StrEnum):
     # co-signature by the finance departments
     CONCUR = "concur"
     DISSENT = "dissent"
+    RETRACT = "retract"  # the decider withdraws its decision before the co-signer acts
     # the system closes (R10)
     SUBMISSION_CLOSED = "submission_closed"
     RECOMMENDATION_CLOSED = "recommendation_closed"
@@ -33,6 +34,9 @@ class Action(StrEnum):
     SCORE = "score"
     SELECT = "select"
     NOT_SELECT = "not_select"
+    REMOVE_EXPERT = "remove_expert"
+    RECORD_FINDING = "record_finding"
+    DECLARE_INELIGIBLE = "declare_ineligible"
     # publicity (R13)
     OPEN_PUBLICITY = "open_publicity"
     RAISE_OBJECTION = "raise_objection"
@@ -52,13 +56,31 @@ class Action(StrEnum):
     PASS_HALFYEAR_ACCEPTANCE = "pass_halfyear_acceptance"
     OPEN_FINAL_ACCEPTANCE = "open_final_acceptance"
     REQUEST_EARLY_ACCEPTANCE = "request_early_acceptance"
+    ACCEPT_EARLY_ACCEPTANCE = "accept_early_acceptance"
+    DECLINE_EARLY_ACCEPTANCE = "decline_early_acceptance"
     PASS_ACCEPTANCE = "pass_acceptance"
+    RECTIFY = "rectify"
+    SUBMIT_RECTIFICATION = "submit_rectification"
+    RECTIFICATION_DUE = "rectification_due"
+    NOT_READY = "not_ready"
     FAIL_ACCEPTANCE = "fail_acceptance"
     # subsidy (R17)
     DECIDE_SUBSIDY = "decide_subsidy"
+    DECIDE_NO_AWARD = "decide_no_award"
     RECORD_DISBURSEMENT = "record_disbursement"
-    # revocation (R18)
+    # supervision after completion (R18)
+    SUPERVISION_ENDED = "supervision_ended"
+    # ending without fraud (R21)
+    REQUEST_TERMINATION = "request_termination"
+    ENDORSE_TERMINATION = "endorse_termination"
+    APPROVE_TERMINATION = "approve_termination"
+    REJECT_TERMINATION = "reject_termination"
+    TERMINATE = "terminate"
+    # revocation (R18) and clawback
     REVOKE = "revoke"
+    RECORD_REPAYMENT = "record_repayment"
+    SETTLE_CLAWBACK = "settle_clawback"
+    REFER_CLAWBACK = "refer_clawback"
 
 
 class DeadlineKind(StrEnum):
@@ -68,6 +90,11 @@ class DeadlineKind(StrEnum):
     # The system closes (R10): nothing returned or recommended after it.
     BATCH = "batch_close"
 
+
+# The rules a project follows: 1 for projects started before issue 16 (their histories
+# replay as they were), 2 since. The workflow chooses once, with a patch marker.
+RULES_V1 = 1
+CURRENT_RULES = 2
 
 # Records that are not decisions: a deadline change arrives as a signal and is recorded.
 EXTEND_DEADLINE = "extend_deadline"

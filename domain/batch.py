@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain.clock import Instant
 from domain.eligibility import ApplicationFacts
@@ -36,8 +36,8 @@ class BatchPolicy(BaseModel):
     # after it. 2026: 13 April 17:00 +08:00.
     close_at: Instant
     publicity_working_days: int = Field(default=5, ge=1, le=30)
-    halfyear_after_months: int = 6
-    final_after_months: int = 12
+    halfyear_after_months: int = Field(default=6, ge=1, le=36)
+    final_after_months: int = Field(default=12, ge=1, le=60)
     # Process archives (2026): one per period during implementation.
     archive_interval_days: int = Field(default=90, ge=7)
     archive_reminder_days: int = Field(default=7, ge=1)
@@ -45,6 +45,16 @@ class BatchPolicy(BaseModel):
     # Task codes of the 载体赋能 direction: their listed projects enter the provincial
     # promotion-centre reserve pool (R14).
     carrier_tasks: list[str] = []
+    # R18: how long a completed project stays open to revocation and clawback.
+    supervision_years: int = Field(default=3, ge=0, le=10)
+    # The province is reminded when a project has waited on it this long in one stage.
+    province_reminder_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _half_before_final(self) -> BatchPolicy:
+        if self.halfyear_after_months >= self.final_after_months:
+            raise ValueError("halfyear_after_months must be less than final_after_months")
+        return self
 
     @property
     def policy(self) -> Preset:

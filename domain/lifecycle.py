@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from transitions import Machine
 
 from domain import payloads as p
-from domain.actions import Action, DeadlineKind
+from domain.actions import CURRENT_RULES, RULES_V1, Action, DeadlineKind
 from domain.presets import Preset
 from domain.roles import Role
 from domain.rules import checks as c
@@ -53,10 +53,16 @@ class Move:
     # The co-signer whose concurrence makes the decision final, when `cosign_flag` is on.
     cosigner: Role | None = None
     cosign_flag: str | None = None
+    # The rules versions the move belongs to (domain.actions: RULES_V1, CURRENT_RULES):
+    # a move changed by issue 16 keeps its old form for projects started before it.
+    since: int = RULES_V1
+    until: int | None = None
     # Filled in from the decision the move belongs to.
     trigger: Action = Action.SUBMIT
 
-    def applies_to(self, preset: Preset) -> bool:
+    def applies_to(self, preset: Preset, rules: int = CURRENT_RULES) -> bool:
+        if rules < self.since or (self.until is not None and rules > self.until):
+            return False
         if self.preset is None:
             return True
         if self.preset.startswith("!"):
@@ -105,6 +111,14 @@ _CITY_FINANCE = frozenset({R.CITY_FINANCE})
 _PROVINCE_FINANCE = frozenset({R.PROVINCE_FINANCE})
 _APPLICANT_CLOSE = DeadlineKind.APPLICANT
 _BATCH_CLOSE = DeadlineKind.BATCH
+V2 = CURRENT_RULES
+# R21: stages from which a selected or recommended project can be ended without fraud.
+_TERMINABLE = (S.RECOMMENDED, S.PROVINCIAL_REVIEW, S.SELECTED, S.PUBLICITY, S.IMPLEMENTATION,
+               S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE, S.RECTIFICATION)
+# R15: a change can be decided while acceptance has not ended (none is stranded).
+_CHANGE_DECIDED_IN = (S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE,
+                      S.RECTIFICATION)
+_REVOCABLE = tuple(s for s in OPEN_STAGES if s not in (S.SUPERVISION, S.CLAWBACK))
 
 
 def _decision(action: Action, *moves: Move, **spec: Any) -> DecisionSpec:
@@ -126,7 +140,10 @@ _TABLE: tuple[DecisionSpec, ...] = (
               Move((S.DRAFT, S.RETURNED), None, _APPLICANT, "上传申报材料", "R11",
                    deadline=_APPLICANT_CLOSE),
               Move((S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), None,
-                   _APPLICANT, "上传过程及验收材料", "R15"),
+                   _APPLICANT, "上传过程及验收材料", "R15", until=RULES_V1),
+              Move((S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE,
+                    S.RECTIFICATION), None, _APPLICANT, "上传过程、验收及整改材料", "R15",
+                   since=V2),
               payload=p.AttachDocument, passive=True, effect=e.attach_document,
               checks=(c.document_is_new_and_in_time,),
               example={"sha256": "a" * 64, "kind": "feasibility_report",
@@ -194,6 +211,13 @@ _TABLE: tuple[DecisionSpec, ...] = (
                    "财政部门不同意", "LIFECYCLE", preset="province_finance_cosign",
                    guards=(g.AWAITING_COSIGN,)),
               reason_required=True),
+    _decision(Action.RETRACT,
+              Move((S.CITY_REVIEW,), None, _CITY, "撤回待会签的推荐", "R8",
+                   preset="city_finance_cosign", deadline=_BATCH_CLOSE,
+                   guards=(g.AWAITING_COSIGN,), since=V2),
+              Move((S.PROVINCIAL_REVIEW, S.SUBSIDY), None, _PROVINCE, "撤回待会签的决定", "R12",
+                   preset="province_finance_cosign", guards=(g.AWAITING_COSIGN,), since=V2),
+              reason_required=True, checks=(c.own_pending_decision,)),
     # -- the system closes (R10) ---------------------------------------------------------
     _decision(Action.SUBMISSION_CLOSED,
               Move((S.DRAFT,), S.EXPIRED, _SYSTEM, "截止时未提交", "R10"),
@@ -224,6 +248,22 @@ _TABLE: tuple[DecisionSpec, ...] = (
                    guards=(g.EXPERTS_REVIEWED, g.NO_COSIGN_PENDING),
                    cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
               reason_required=True, bulk=True),
+    _decision(Action.REMOVE_EXPERT,
+              Move((S.PROVINCIAL_REVIEW,), None, _PROVINCE,
+                   "撤换评审专家（回避、因病、未按时评审）", "R12", since=V2),
+              payload=p.RemoveExpert, reason_required=True, effect=e.remove_expert,
+              checks=(c.expert_is_assigned,),
+              example={"user_id": "expert-1", "why": "recusal"}),
+    _decision(Action.RECORD_FINDING,
+              Move((S.PROVINCIAL_REVIEW, S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE,
+                    S.FINAL_ACCEPTANCE, S.RECTIFICATION, S.SUPERVISION), None, _PROVINCE,
+                   "记录实地核查或第三方专业机构意见", "R12", since=V2),
+              payload=p.Finding, passive=True, effect=e.record_finding,
+              example={"source": "site_check", "summary": "现场核查设备已到位"}),
+    _decision(Action.DECLARE_INELIGIBLE,
+              Move((S.PROVINCIAL_REVIEW,), S.NOT_SELECTED, _PROVINCE,
+                   "认定不符合申报条件，不予入围", "R12", since=V2),
+              payload=p.DeclareIneligible, reason_required=True, example={"rule": "R6"}),
     # -- publicity (R13) -----------------------------------------------------------------
     _decision(Action.OPEN_PUBLICITY,
               Move((S.SELECTED,), S.PUBLICITY, _PROVINCE, "开始公示", "R13"),
@@ -256,16 +296,22 @@ _TABLE: tuple[DecisionSpec, ...] = (
               example={"kind": "investment_amount", "description": "设备采购调整"}),
     _decision(Action.CITY_APPROVE_CHANGE,
               Move((S.IMPLEMENTATION,), None, _CITY, "市级同意变更", "R15",
-                   guards=(g.CHANGE_AWAITING_CITY,)),
+                   guards=(g.CHANGE_AWAITING_CITY,), until=RULES_V1),
+              Move(_CHANGE_DECIDED_IN, None, _CITY, "市级同意变更", "R15",
+                   guards=(g.CHANGE_AWAITING_CITY,), since=V2),
               effect=e.city_approve_change),
     _decision(Action.PROVINCE_APPROVE_CHANGE,
               Move((S.IMPLEMENTATION,), None, _PROVINCE, "省级批准变更", "R15",
-                   guards=(g.CHANGE_AWAITING_PROVINCE,)),
+                   guards=(g.CHANGE_AWAITING_PROVINCE,), until=RULES_V1),
+              Move(_CHANGE_DECIDED_IN, None, _PROVINCE, "省级批准变更（形成新的基线版本）", "R15",
+                   guards=(g.CHANGE_AWAITING_PROVINCE,), since=V2),
               effect=e.province_approve_change),
     _decision(Action.REJECT_CHANGE,
               Move((S.IMPLEMENTATION,), None, frozenset({R.CITY, R.PROVINCE}), "不同意变更",
-                   "R15", guards=(g.CHANGE_PENDING,)),
-              reason_required=True, effect=e.reject_change),
+                   "R15", guards=(g.CHANGE_PENDING,), until=RULES_V1),
+              Move(_CHANGE_DECIDED_IN, None, frozenset({R.CITY, R.PROVINCE}), "不同意变更",
+                   "R15", guards=(g.CHANGE_PENDING,), since=V2),
+              reason_required=True, effect=e.reject_change, checks=(c.change_at_own_level,)),
     _decision(Action.ARCHIVE_REMINDER,
               Move((S.IMPLEMENTATION,), None, _SYSTEM, "过程档案提交提醒", "R15",
                    preset="process_archives"),
@@ -277,21 +323,55 @@ _TABLE: tuple[DecisionSpec, ...] = (
     # -- acceptance (R16) ----------------------------------------------------------------
     _decision(Action.OPEN_HALFYEAR_ACCEPTANCE,
               Move((S.IMPLEMENTATION,), S.HALFYEAR_ACCEPTANCE, _SYSTEM, "半年期验收开始", "R16",
-                   preset="halfyear_acceptance", guards=(g.HALFYEAR_NOT_PASSED,))),
+                   preset="halfyear_acceptance", guards=(g.HALFYEAR_NOT_PASSED,)),
+              effect=e.halfyear_opened),
     _decision(Action.PASS_HALFYEAR_ACCEPTANCE,
               Move((S.HALFYEAR_ACCEPTANCE,), S.IMPLEMENTATION, _PROVINCE, "半年期验收通过", "R16",
-                   preset="halfyear_acceptance"),
-              effect=e.pass_halfyear),
+                   preset="halfyear_acceptance", until=RULES_V1),
+              # 2024: passing the half-year round completes the project's acceptance.
+              Move((S.HALFYEAR_ACCEPTANCE,), S.SUBSIDY, _PROVINCE, "半年期验收通过（验收完成）",
+                   "R16", preset="halfyear_acceptance", since=V2),
+              payload=p.HalfyearAcceptance, effect=e.pass_halfyear,
+              example={"verified_investment_cny": 2_600_000}),
     _decision(Action.OPEN_FINAL_ACCEPTANCE,
               Move((S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _SYSTEM, "一年期验收开始", "R16")),
     _decision(Action.REQUEST_EARLY_ACCEPTANCE,
               Move((S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _APPLICANT, "申请提前验收", "R16",
-                   preset="early_acceptance", guards=(g.NO_CHANGE_PENDING,)),
+                   preset="early_acceptance", guards=(g.NO_CHANGE_PENDING,), until=RULES_V1),
+              # 2026: earlier on request when ready; the province accepts or declines.
+              Move((S.IMPLEMENTATION,), None, _APPLICANT, "申请提前验收", "R16",
+                   preset="early_acceptance",
+                   guards=(g.NO_CHANGE_PENDING, g.NO_EARLY_ACCEPTANCE_REQUESTED), since=V2),
               passive=True, effect=e.early_acceptance),
+    _decision(Action.ACCEPT_EARLY_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), S.FINAL_ACCEPTANCE, _PROVINCE, "同意提前验收", "R16",
+                   preset="early_acceptance", guards=(g.EARLY_ACCEPTANCE_REQUESTED,), since=V2),
+              effect=e.accept_early_acceptance),
+    _decision(Action.DECLINE_EARLY_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), None, _PROVINCE, "不同意提前验收", "R16",
+                   preset="early_acceptance", guards=(g.EARLY_ACCEPTANCE_REQUESTED,), since=V2),
+              reason_required=True, effect=e.decline_early_acceptance),
     _decision(Action.PASS_ACCEPTANCE,
               Move((S.FINAL_ACCEPTANCE,), S.SUBSIDY, _PROVINCE, "验收通过", "R16"),
               payload=p.Acceptance, effect=e.pass_acceptance,
               example={"verified_investment_cny": 2_600_000}),
+    _decision(Action.RECTIFY,
+              Move((S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), S.RECTIFICATION, _PROVINCE,
+                   "限期整改", "R16", since=V2),
+              payload=p.Rectify, reason_required=True, effect=e.rectify, example={"days": 60}),
+    _decision(Action.SUBMIT_RECTIFICATION,
+              Move((S.RECTIFICATION,), S.FINAL_ACCEPTANCE, _APPLICANT, "提交整改报告，重新验收",
+                   "R16", since=V2),
+              effect=e.rectification_over, checks=(c.rectification_has_documents,)),
+    _decision(Action.RECTIFICATION_DUE,
+              Move((S.RECTIFICATION,), S.FINAL_ACCEPTANCE, _SYSTEM, "整改期满，重新验收", "R16",
+                   since=V2),
+              effect=e.rectification_over),
+    _decision(Action.NOT_READY,
+              Move((S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), S.IMPLEMENTATION, _PROVINCE,
+                   "尚不具备验收条件，继续实施", "R16", since=V2),
+              payload=p.NotReady, reason_required=True, effect=e.not_ready,
+              example={"months": 3}),
     _decision(Action.FAIL_ACCEPTANCE,
               Move((S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE), S.FAILED_ACCEPTANCE, _PROVINCE,
                    "验收不通过", "R16"),
@@ -301,16 +381,63 @@ _TABLE: tuple[DecisionSpec, ...] = (
               Move((S.SUBSIDY,), None, _PROVINCE, "核定补助金额", "R17",
                    guards=(g.SUBSIDY_NOT_DECIDED, g.NO_COSIGN_PENDING),
                    cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign"),
-              payload=p.Subsidy, effect=e.decide_subsidy, checks=(c.subsidy_within_cap,),
-              example={"amount_cny": 800_000}),
+              payload=p.Subsidy, effect=e.decide_subsidy, checks=(c.subsidy_on_merit,),
+              example={"amount_cny": 800_000, "scenes": 1}),
+    _decision(Action.DECIDE_NO_AWARD,
+              Move((S.SUBSIDY,), S.SUPERVISION, _PROVINCE, "择优不予奖补", "R17",
+                   guards=(g.SUBSIDY_NOT_DECIDED, g.NO_COSIGN_PENDING),
+                   cosigner=R.PROVINCE_FINANCE, cosign_flag="province_finance_cosign",
+                   since=V2),
+              reason_required=True, effect=e.decide_no_award),
     _decision(Action.RECORD_DISBURSEMENT,
               Move((S.SUBSIDY,), S.COMPLETED, _PROVINCE, "补助已拨付", "R17",
-                   guards=(g.SUBSIDY_DECIDED,)),
-              effect=e.record_disbursement, bulk=True),
-    # -- revocation at any stage (R18) ---------------------------------------------------
+                   guards=(g.SUBSIDY_DECIDED,), until=RULES_V1),
+              # A completed project stays open to supervision (R18) for the batch's period.
+              Move((S.SUBSIDY,), S.SUPERVISION, _PROVINCE, "补助已拨付，进入监管期", "R17",
+                   guards=(g.SUBSIDY_DECIDED,), since=V2),
+              payload=p.Disbursement, effect=e.record_disbursement, bulk=True,
+              example={"amount_cny": 800_000, "reference": "鲁财拨〔2027〕12号"}),
+    _decision(Action.SUPERVISION_ENDED,
+              Move((S.SUPERVISION,), S.COMPLETED, _SYSTEM, "监管期满，项目完成", "R18", since=V2)),
+    # -- ending without fraud (R21) ------------------------------------------------------
+    _decision(Action.REQUEST_TERMINATION,
+              Move(_TERMINABLE, None, _APPLICANT, "申请主动终止", "R21",
+                   guards=(g.NO_TERMINATION_PENDING,), since=V2),
+              reason_required=True, passive=True, effect=e.request_termination),
+    _decision(Action.ENDORSE_TERMINATION,
+              Move(_TERMINABLE, None, _CITY, "市级同意终止", "R21",
+                   guards=(g.TERMINATION_AWAITING_CITY,), since=V2),
+              effect=e.endorse_termination),
+    _decision(Action.APPROVE_TERMINATION,
+              Move(_TERMINABLE, S.TERMINATED, _PROVINCE, "省级批准主动终止", "R21",
+                   guards=(g.TERMINATION_AWAITING_PROVINCE,), since=V2),
+              effect=e.approve_termination),
+    _decision(Action.REJECT_TERMINATION,
+              Move(_TERMINABLE, None, frozenset({R.CITY, R.PROVINCE}), "不同意终止", "R21",
+                   guards=(g.TERMINATION_PENDING,), since=V2),
+              reason_required=True, effect=e.reject_termination,
+              checks=(c.termination_at_own_level,)),
+    _decision(Action.TERMINATE,
+              Move((*_TERMINABLE, S.SUBSIDY), S.TERMINATED, _PROVINCE,
+                   "未按要求实施，终止项目", "R21", since=V2),
+              reason_required=True, passive=True),
+    # -- revocation at any stage (R18), and clawback after completion -------------------
     _decision(Action.REVOKE,
-              Move(OPEN_STAGES, S.REVOKED, _PROVINCE, "撤销（弄虚作假等）", "R18"),
-              reason_required=True, passive=True, effect=e.revoke),
+              Move(_REVOCABLE, S.REVOKED, _PROVINCE, "撤销（弄虚作假等）", "R18"),
+              Move((S.SUPERVISION,), S.CLAWBACK, _PROVINCE, "监管期内撤销，追回补助", "R18",
+                   since=V2),
+              payload=p.Clawback, reason_required=True, passive=True, effect=e.revoke),
+    _decision(Action.RECORD_REPAYMENT,
+              Move((S.CLAWBACK,), None, frozenset({R.PROVINCE, R.PROVINCE_FINANCE}),
+                   "登记退回补助", "R18", since=V2),
+              payload=p.Repayment, effect=e.record_repayment, example={"amount_cny": 800_000}),
+    _decision(Action.SETTLE_CLAWBACK,
+              Move((S.CLAWBACK,), S.REVOKED, _PROVINCE, "补助追回完毕", "R18", since=V2),
+              effect=e.settle_clawback),
+    _decision(Action.REFER_CLAWBACK,
+              Move((S.CLAWBACK,), S.REVOKED, _PROVINCE, "逾期未退回，移送有关部门处理", "R18",
+                   since=V2),
+              reason_required=True, effect=e.refer_clawback),
 )
 
 DECISIONS: Mapping[Action, DecisionSpec] = {spec.action: spec for spec in _TABLE}
@@ -339,9 +466,10 @@ def payload_example(action: str) -> dict[str, Any]:
 class Lifecycle:
     """The moves of one preset, indexed for the questions the workflow asks."""
 
-    def __init__(self, preset: Preset) -> None:
+    def __init__(self, preset: Preset, rules: int = CURRENT_RULES) -> None:
         self.preset = preset
-        applicable = [m for m in MOVES if m.applies_to(preset)]
+        self.rules = rules
+        applicable = [m for m in MOVES if m.applies_to(preset, rules)]
         # A stage the preset switches off (no county review in 2024, no half-year
         # acceptance in 2026) is unreachable; moves out of it are dropped too, so each
         # preset's machine holds exactly its own moves.
@@ -387,14 +515,16 @@ class Lifecycle:
         return next(iter(kinds)) if len(kinds) == 1 else None
 
 
-_LIFECYCLES: dict[str, Lifecycle] = {}
+_LIFECYCLES: dict[tuple[str, int], Lifecycle] = {}
 
 
-def lifecycle_for(preset: Preset) -> Lifecycle:
-    """One Lifecycle per preset for the life of the process (presets are immutable)."""
-    if preset.name not in _LIFECYCLES:
-        _LIFECYCLES[preset.name] = Lifecycle(preset)
-    return _LIFECYCLES[preset.name]
+def lifecycle_for(preset: Preset, rules: int = CURRENT_RULES) -> Lifecycle:
+    """One Lifecycle per preset and rules version for the life of the process (presets
+    are immutable)."""
+    key = (preset.name.value, rules)
+    if key not in _LIFECYCLES:
+        _LIFECYCLES[key] = Lifecycle(preset, rules)
+    return _LIFECYCLES[key]
 
 
 def machine_transitions(

@@ -48,20 +48,77 @@ class OpenPublicity(_Payload):
 
 
 class ChangeKind(StrEnum):
-    """R15: the changes that need the city's and then the province's approval."""
+    """R15: the changes that need the city's and then the province's approval (研究内容,
+    示范内容, 投资额 "等": the last kinds are what a provincial office also meets)."""
 
     RESEARCH_CONTENT = "research_content"
     DEMONSTRATION_CONTENT = "demonstration_content"
     INVESTMENT_AMOUNT = "investment_amount"
+    IMPLEMENTATION_PERIOD = "implementation_period"
+    CONSORTIUM_MEMBER = "consortium_member"
+    OTHER = "other"
 
 
 class RequestChange(_Payload):
     kind: ChangeKind
     description: str = Field(min_length=1, max_length=2000)
+    # An implementation-period change: how many months longer (moves the acceptance).
+    extend_months: int | None = Field(default=None, ge=1, le=12)
+
+
+class RemoveExpert(_Payload):
+    user_id: str = Field(min_length=1, max_length=64)
+    why: str = Field(pattern="^(recusal|illness|no_response|other)$")
+
+
+class FindingSource(StrEnum):
+    SITE_CHECK = "site_check"  # 实地核查
+    THIRD_PARTY = "third_party"  # 第三方专业机构
+
+
+class Finding(_Payload):
+    source: FindingSource
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class DeclareIneligible(_Payload):
+    rule: str = Field(pattern=r"^R([1-9]|1[0-9]|2[01])$", description="the rule not met")
+
+
+class Rectify(_Payload):
+    days: int = Field(ge=1, le=180, description="限期整改: days to rectify")
+
+
+class NotReady(_Payload):
+    months: int = Field(ge=1, le=12, description="implementation continues this long")
+
+
+class NoAward(_Payload):
+    pass
+
+
+class Disbursement(_Payload):
+    amount_cny: float | None = Field(default=None, gt=0)
+    reference: str = Field(default="", max_length=100, description="payment reference")
+
+
+class Clawback(_Payload):
+    amount_cny: float | None = Field(default=None, ge=0, description="to reclaim")
+    due_days: int = Field(default=30, ge=1, le=365)
+
+
+class Repayment(_Payload):
+    amount_cny: float = Field(gt=0)
 
 
 class Archive(_Payload):
     title: str = Field(min_length=1, max_length=200)
+
+
+class HalfyearAcceptance(_Payload):
+    # Rules 2: passing the half-year round completes acceptance, so the investment is
+    # verified here; earlier projects pass it with no payload.
+    verified_investment_cny: float | None = Field(default=None, ge=0)
 
 
 class Acceptance(_Payload):
@@ -71,6 +128,10 @@ class Acceptance(_Payload):
 class Subsidy(_Payload):
     # The R17 cap is checked by the project so that the refusal cites R17, not INPUT.
     amount_cny: float = Field(gt=0)
+    # The cap is per scene (每个场景最高100万元); the recipient is the service provider.
+    scenes: int = Field(default=1, ge=1, le=10)
+    recipient: str | None = Field(default=None, max_length=18,
+                                  description="credit code of the recipient unit")
 
 
 class EditApplication(_Payload):

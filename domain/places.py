@@ -24,8 +24,8 @@ class PlaceHold(StrEnum):
 def place_hold(stage: Stage, *, was_selected: bool) -> PlaceHold:
     if stage is Stage.DRAFT:
         return PlaceHold.NONE
-    if stage is Stage.REVOKED:
-        # Revoked before the list: as if never selected (issue E3); after: it was selected.
+    if stage in (Stage.REVOKED, Stage.TERMINATED):
+        # Ended before the list: as if never selected (issue E3); after: it was selected.
         return PlaceHold.SELECTED if was_selected else PlaceHold.RELEASED
     if stage.releases_places:
         return PlaceHold.RELEASED

@@ -15,7 +15,13 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 
 from domain import payloads as p
-from domain.actions import EXTEND_DEADLINE, SET_LOCAL_DEADLINE, Action, DeadlineKind
+from domain.actions import (
+    CURRENT_RULES,
+    EXTEND_DEADLINE,
+    SET_LOCAL_DEADLINE,
+    Action,
+    DeadlineKind,
+)
 from domain.batch import BatchPolicy, ProjectInput
 from domain.clock import iso_local
 from domain.decisions import SYSTEM_ACTOR, Actor, Decision, DecisionOutcome, DecisionRecord
@@ -44,9 +50,10 @@ __all__ = ["Alarm", "ProjectState", "payload_example"]
 
 
 class ProjectState:
-    def __init__(self, project: ProjectInput, created_at: datetime) -> None:
-        self.data = ProjectData.new(project, created_at)
-        self.lifecycle: Lifecycle = lifecycle_for(project.batch.policy)
+    def __init__(self, project: ProjectInput, created_at: datetime,
+                 rules: int = CURRENT_RULES) -> None:
+        self.data = ProjectData.new(project, created_at, rules)
+        self.lifecycle: Lifecycle = lifecycle_for(project.batch.policy, rules)
         self._place = Place(city_code=project.city_code, county_code=project.county_code,
                             applicant_unit=project.applicant_unit)
         self._open_cache: tuple[tuple[int, datetime], list[Move]] | None = None
@@ -231,11 +238,14 @@ class ProjectState:
             self._take(original_move, original, Happening(now), now)
             return self._record(d, now, before, rule=original_move.rule,
                                 note=cosign.concur_note(pending, original))
+        if d.action == Action.RETRACT:
+            pending, _original = cosign.release(data)
+            return self._record(d, now, before, note=cosign.retract_note(pending))
         if d.action == Action.DISSENT:
             pending, _original = cosign.release(data)
             return self._record(d, now, before, note=cosign.dissent_note(pending))
-        self._take(move, d, Happening(now, publicity_end), now)
-        return self._record(d, now, before, rule=move.rule)
+        note = self._take(move, d, Happening(now, publicity_end), now)
+        return self._record(d, now, before, rule=move.rule, note=note)
 
     def fire_system(self, trigger: str, now: datetime, key: int = 0) -> DecisionRecord:
         """A timer fired (or the system admitted a submission): record and move."""
@@ -248,19 +258,27 @@ class ProjectState:
         d = Decision(request_id=f"system:{action}:{key}:{data.next_seq}",
                      action=action, actor=SYSTEM_ACTOR, reason=move.label_zh,
                      payload={"key": key} if key else {})
-        self._take(move, d, Happening(now), now)
-        return self._record(d, now, before, rule=move.rule)
+        note = self._take(move, d, Happening(now), now)
+        return self._record(d, now, before, rule=move.rule, note=note)
 
-    def _take(self, move: Move, d: Decision, happening: Happening, now: datetime) -> None:
+    def _take(self, move: Move, d: Decision, happening: Happening, now: datetime) -> str:
         """Make the move: guards hold (the state before the decision), the stage follows
-        the table, then the decision's effect."""
-        if not all(g.holds(self.data, now) for g in move.guards):
-            raise RuntimeError(f"{move.trigger} not possible in {self.data.stage}")
-        if move.dest is not None:
-            self.data.stage = move.dest
+        the table, then the decision's effect. Returns a note for the record."""
+        data = self.data
+        if not all(g.holds(data, now) for g in move.guards):
+            raise RuntimeError(f"{move.trigger} not possible in {data.stage}")
+        note = ""
+        if move.dest is not None and move.dest is not data.stage:
+            data.stage = move.dest
+            if data.rules >= 2 and data.pending_cosign is not None:
+                # E1: leaving the stage voids its pending co-signature (R8): a return
+                # releases the quota row, and the old concurrence must not revive it.
+                pending, _original = cosign.release(data)
+                note = cosign.void_note(pending)
         spec = spec_of(d.action)
         if spec is not None and spec.effect is not None:
-            spec.effect(self.data, d, happening)
+            spec.effect(data, d, happening)
+        return note
 
     def settle(self, request_id: str, now: datetime) -> DecisionOutcome:
         """The answer for a decision, fixed the first time so that retries get the same."""
@@ -285,17 +303,23 @@ class ProjectState:
         """A batch extension or an earlier local deadline; recorded even when ignored."""
         if request_id in self.data.seq_by_request or self.ended:
             return None
-        note = self._deadline_change_note(actor, scope, new)
+        note = self._deadline_change_note(actor, scope, new, now)
         action = EXTEND_DEADLINE if scope == "batch" else SET_LOCAL_DEADLINE
         d = Decision(request_id=request_id, action=action, actor=actor, reason=reason,
                      payload={"scope": scope, "new_deadline": new.isoformat()})
         return self._record(d, now, self.stage, note=note, rule="R10")
 
-    def _deadline_change_note(self, actor: Actor, scope: str, new: datetime) -> str:
+    def _deadline_change_note(self, actor: Actor, scope: str, new: datetime,
+                              now: datetime) -> str:
         data = self.data
         if scope == "batch":
             if actor.role is not Role.PROVINCE:
                 return "ignored: 只有省工信厅可以调整批次截止时间"
+            if data.rules >= 2 and now >= data.close_at:
+                # E10: after the close, projects it ended stay ended; an extension then
+                # would reopen some and not others, so it is refused.
+                return (f"ignored: 批次已于{iso_local(data.close_at)}关闭，不能再延长 / "
+                        "the batch has closed; it can no longer be extended")
             if new <= data.close_at:
                 return "ignored: 批次截止时间只能延长 / the batch deadline can only be extended"
             data.close_at = new
@@ -356,7 +380,12 @@ class ProjectState:
             subsidy_amount_cny=data.subsidy_amount_cny, disbursed_at=data.disbursed_at,
             reserve_pool=data.reserve_pool, subsidy_to_reclaim=data.subsidy_to_reclaim,
             decisions=len(data.log), quota_rank=self.quota_rank,
-            was_selected=data.was_selected,
+            was_selected=data.was_selected, rules=data.rules, baselines=data.baselines,
+            voided_scores=data.voided_scores, findings=data.findings,
+            rectify_due=data.rectify_due, termination=data.termination,
+            early_acceptance_requested=data.early_acceptance_requested, award=data.award,
+            disbursement=data.disbursement, supervision_ends_at=data.supervision_ends_at,
+            clawback=data.clawback,
         )
 
     def read_model(self, now: datetime) -> ReadModelView:

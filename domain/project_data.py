@@ -18,18 +18,27 @@ from domain.presets import Preset
 from domain.stages import Stage
 from domain.views import (
     ArchiveEntry,
+    Award,
+    Baseline,
     ChangeRequest,
+    ClawbackState,
+    DisbursementEntry,
     EndInfo,
+    FindingEntry,
     Notification,
     Objection,
     PendingCosign,
     ProjectContent,
+    TerminationRequest,
+    VoidedScore,
 )
 
 
 class ProjectData(BaseModel):
     project: ProjectInput
     created_at: datetime
+    # Which rules the project follows (domain.actions: RULES_V1, CURRENT_RULES).
+    rules: int = 1
     stage: Stage = Stage.DRAFT
     close_at: datetime
     # A city's or county's earlier deadline for its own applicants, by region code.
@@ -64,10 +73,26 @@ class ProjectData(BaseModel):
     was_selected: bool = False
     # Side effects for the workflow to carry out (notifications); it drains this.
     outbox: list[Notification] = []
+    # -- rules version 2 ----------------------------------------------------------------
+    baselines: list[Baseline] = []
+    voided_scores: list[VoidedScore] = []
+    findings: list[FindingEntry] = []
+    rectify_due: datetime | None = None
+    # The half-year acceptance (2024) has been held, or skipped for the one-year round.
+    halfyear_held: bool = False
+    # Acceptance found the project not ready: it opens again no earlier than this.
+    acceptance_deferred_to: datetime | None = None
+    termination: TerminationRequest | None = None
+    early_acceptance_requested: bool = False
+    award: Award | None = None
+    disbursement: DisbursementEntry | None = None
+    supervision_ends_at: datetime | None = None
+    clawback: ClawbackState | None = None
 
     @classmethod
-    def new(cls, project: ProjectInput, created_at: datetime) -> ProjectData:
-        return cls(project=project, created_at=created_at, close_at=project.batch.close_at,
+    def new(cls, project: ProjectInput, created_at: datetime, rules: int) -> ProjectData:
+        return cls(project=project, created_at=created_at, rules=rules,
+                   close_at=project.batch.close_at,
                    content=ProjectContent(title=project.title,
                                           application=project.application))
 
@@ -87,7 +112,15 @@ class ProjectData(BaseModel):
     def deadline(self, kind: DeadlineKind) -> datetime:
         if kind is DeadlineKind.BATCH:
             return self.close_at
+        if self.rules >= 2 and self.stage is Stage.RETURNED:
+            # E6: returns are allowed until the system closes (系统关闭前申报材料可退回企业
+            # 进行修改), so a returned application may be resubmitted until then.
+            return self.close_at
         return min([self.close_at, *self.local_deadlines.values()])
+
+    def extension_months(self) -> int:
+        """Approved implementation-period changes, in months (R15)."""
+        return sum(b.extend_months for b in self.baselines)
 
     def objection_pending(self) -> bool:
         return any(o.status == "pending" for o in self.objections)

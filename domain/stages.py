@@ -19,6 +19,11 @@ class Stage(StrEnum):
     HALFYEAR_ACCEPTANCE = "halfyear_acceptance"
     FINAL_ACCEPTANCE = "final_acceptance"
     SUBSIDY = "subsidy"
+    # Rules version 2 (issue 16): rectification loops back to acceptance (R16); after the
+    # subsidy a supervision period (R18), and a clawback when fraud is found in it.
+    RECTIFICATION = "rectification"
+    SUPERVISION = "supervision"
+    CLAWBACK = "clawback"
     COMPLETED = "completed"
     # Ends that are not completion.
     WITHDRAWN = "withdrawn"
@@ -28,6 +33,7 @@ class Stage(StrEnum):
     NOT_SELECTED = "not_selected"
     REMOVED_IN_PUBLICITY = "removed_in_publicity"
     FAILED_ACCEPTANCE = "failed_acceptance"
+    TERMINATED = "terminated"  # R21: ended without fraud
     REVOKED = "revoked"
 
     @property
@@ -85,6 +91,9 @@ STAGE_LABELS_ZH: dict[Stage, str] = {
     Stage.HALFYEAR_ACCEPTANCE: "半年期验收",
     Stage.FINAL_ACCEPTANCE: "验收评估",
     Stage.SUBSIDY: "补助核定",
+    Stage.RECTIFICATION: "限期整改",
+    Stage.SUPERVISION: "监管期",
+    Stage.CLAWBACK: "追回补助",
     Stage.COMPLETED: "已完成",
     Stage.WITHDRAWN: "已撤回",
     Stage.EXPIRED: "逾期未提交",
@@ -93,6 +102,7 @@ STAGE_LABELS_ZH: dict[Stage, str] = {
     Stage.NOT_SELECTED: "未入选",
     Stage.REMOVED_IN_PUBLICITY: "公示未通过",
     Stage.FAILED_ACCEPTANCE: "验收未通过",
+    Stage.TERMINATED: "已终止",
     Stage.REVOKED: "已撤销",
 }
 
@@ -106,6 +116,7 @@ END_STAGES = frozenset(
         Stage.NOT_SELECTED,
         Stage.REMOVED_IN_PUBLICITY,
         Stage.FAILED_ACCEPTANCE,
+        Stage.TERMINATED,
         Stage.REVOKED,
     }
 )
@@ -115,10 +126,12 @@ OPEN_STAGES = tuple(s for s in Stage if s not in END_STAGES)
 FROZEN_STAGES = frozenset({
     Stage.RECOMMENDED, Stage.PROVINCIAL_REVIEW, Stage.SELECTED, Stage.PUBLICITY,
     Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE, Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY,
+    Stage.RECTIFICATION, Stage.SUPERVISION, Stage.CLAWBACK,
 })
 SELECTED_STAGES = frozenset({
     Stage.SELECTED, Stage.PUBLICITY, Stage.IMPLEMENTATION, Stage.HALFYEAR_ACCEPTANCE,
     Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY, Stage.COMPLETED, Stage.FAILED_ACCEPTANCE,
+    Stage.RECTIFICATION, Stage.SUPERVISION, Stage.CLAWBACK,
 })
 RELEASING_ENDS = frozenset({
     Stage.WITHDRAWN, Stage.EXPIRED, Stage.RETURNED_NOT_RESUBMITTED, Stage.NOT_RECOMMENDED,

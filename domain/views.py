@@ -53,6 +53,65 @@ class ChangeRequest(BaseModel):
     description: str
     # awaiting_city -> awaiting_province -> approved, or rejected_by_city / _province
     status: str = "awaiting_city"
+    extend_months: int | None = None
+
+
+class Baseline(BaseModel):
+    """A version of the project's approved baseline: 1 is the application as selected;
+    each approved change (R15) adds one, the earlier ones kept."""
+
+    version: int
+    seq: int  # the record that made it
+    kind: str
+    description: str
+    extend_months: int = 0
+
+
+class VoidedScore(BaseModel):
+    user_id: str
+    score: float | None
+    why: str
+    reason: str
+    seq: int
+
+
+class FindingEntry(BaseModel):
+    seq: int
+    at: Instant
+    source: str
+    summary: str
+    evidence: list[str]
+
+
+class TerminationRequest(BaseModel):
+    """R21: the applicant's request to end the project (主动终止)."""
+
+    seq: int
+    reason: str
+    # awaiting_city -> awaiting_province -> approved, or rejected_by_city / _province
+    status: str = "awaiting_city"
+
+
+class Award(BaseModel):
+    amount_cny: float | None  # None: no award (择优, with a reason)
+    scenes: int = 1
+    recipient: str | None = None
+    reason: str = ""
+    seq: int
+
+
+class DisbursementEntry(BaseModel):
+    at: Instant
+    amount_cny: float | None
+    reference: str
+    seq: int
+
+
+class ClawbackState(BaseModel):
+    amount_cny: float
+    due_at: Instant
+    returned_cny: float = 0
+    status: str = "open"  # open | settled | referred
 
 
 class DocumentRef(BaseModel):
@@ -132,6 +191,18 @@ class ProjectView(BaseModel):
     decisions: int
     quota_rank: int | None = None
     was_selected: bool = False
+    # Rules version 2 (issue 16); empty for projects started before it.
+    rules: int = 1
+    baselines: list[Baseline] = []
+    voided_scores: list[VoidedScore] = []
+    findings: list[FindingEntry] = []
+    rectify_due: Instant | None = None
+    termination: TerminationRequest | None = None
+    early_acceptance_requested: bool = False
+    award: Award | None = None
+    disbursement: DisbursementEntry | None = None
+    supervision_ends_at: Instant | None = None
+    clawback: ClawbackState | None = None
 
 
 class ReadModelView(BaseModel):

@@ -34,6 +34,8 @@ DECIDER: dict[str, Role] = {
     "county_approve": Role.COUNTY, "county_return": Role.COUNTY, "county_reject": Role.COUNTY,
     "city_recommend": Role.CITY, "city_return": Role.CITY, "city_reject": Role.CITY,
     "city_approve_change": Role.CITY, "score": Role.EXPERT,
+    "submit_rectification": Role.APPLICANT, "request_termination": Role.APPLICANT,
+    "endorse_termination": Role.CITY,
 }
 _counter = itertools.count(1)
 

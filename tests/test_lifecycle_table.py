@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from transitions import MachineError
 
+from domain.actions import CURRENT_RULES, RULES_V1
 from domain.batch import BatchPolicy, ProjectInput
 from domain.clock import SHANGHAI
 from domain.decisions import Actor, Decision
@@ -101,6 +102,57 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
                                              "final_acceptance")},
     },
 }
+
+
+
+def _v2(preset: str) -> dict[str, dict[str, str]]:
+    """Rules version 2 (issue 16): the moves added or changed, from the notices and R16-R21."""
+    halfyear = ["halfyear_acceptance"] if preset == "2024" else []
+    acceptance = [*halfyear, "final_acceptance"]
+    terminable = ["recommended", "provincial_review", "selected", "publicity",
+                  "implementation", *acceptance, "rectification"]
+    open_stages = (OPEN_2024 if preset == "2024" else OPEN_2026) + ["rectification"]
+    change_in = ["implementation", *acceptance, "rectification"]
+    out = {
+        **EXPECTED_V1[preset],
+        "attach_document": {s: "=" for s in ("draft", "returned", "implementation",
+                                             *acceptance, "rectification")},
+        "city_approve_change": {s: "=" for s in change_in},
+        "province_approve_change": {s: "=" for s in change_in},
+        "reject_change": {s: "=" for s in change_in},
+        "remove_expert": {"provincial_review": "="},
+        "record_finding": {s: "=" for s in ("provincial_review", "implementation",
+                                            *acceptance, "rectification", "supervision")},
+        "declare_ineligible": {"provincial_review": "not_selected"},
+        "rectify": {s: "rectification" for s in acceptance},
+        "submit_rectification": {"rectification": "final_acceptance"},
+        "rectification_due": {"rectification": "final_acceptance"},
+        "not_ready": {s: "implementation" for s in acceptance},
+        "decide_no_award": {"subsidy": "supervision"},
+        "record_disbursement": {"subsidy": "supervision"},
+        "supervision_ended": {"supervision": "completed"},
+        "request_termination": {s: "=" for s in terminable},
+        "endorse_termination": {s: "=" for s in terminable},
+        "approve_termination": {s: "terminated" for s in terminable},
+        "reject_termination": {s: "=" for s in terminable},
+        "terminate": {s: "terminated" for s in (*terminable, "subsidy")},
+        "revoke": {**{s: "revoked" for s in open_stages}, "supervision": "clawback"},
+        "record_repayment": {"clawback": "="},
+        "settle_clawback": {"clawback": "revoked"},
+        "refer_clawback": {"clawback": "revoked"},
+    }
+    if preset == "2024":
+        out["pass_halfyear_acceptance"] = {"halfyear_acceptance": "subsidy"}
+    else:
+        out["retract"] = {"city_review": "=", "provincial_review": "=", "subsidy": "="}
+        out["request_early_acceptance"] = {"implementation": "="}
+        out["accept_early_acceptance"] = {"implementation": "final_acceptance"}
+        out["decline_early_acceptance"] = {"implementation": "="}
+    return out
+
+
+EXPECTED_V1 = EXPECTED
+EXPECTED = {preset: _v2(preset) for preset in ("2024", "2026")}
 ALL_STAGES = [s.value for s in Stage]
 CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
 
@@ -141,16 +193,19 @@ def _stages(preset: str) -> set[str]:
     }
 
 
+@pytest.mark.parametrize("rules", [RULES_V1, CURRENT_RULES])
 @pytest.mark.parametrize("preset", ["2024", "2026"])
-def test_table_has_no_move_the_spec_does_not(preset: str) -> None:
-    lc = lifecycle_for(PRESETS[PresetName(preset)])
+def test_table_has_no_move_the_spec_does_not(preset: str, rules: int) -> None:
+    """Projects started before issue 16 keep the first table (rules 1); new ones the
+    current one."""
+    lc = lifecycle_for(PRESETS[PresetName(preset)], rules)
     actual: dict[str, dict[str, str]] = {}
     for move in lc.moves:
         for source in move.sources:
             actual.setdefault(move.trigger, {})[source.value] = (
                 "=" if move.dest is None else move.dest.value
             )
-    assert actual == EXPECTED[preset]
+    assert actual == (EXPECTED if rules == CURRENT_RULES else EXPECTED_V1)[preset]
 
 
 @pytest.mark.parametrize("preset", ["2024", "2026"])

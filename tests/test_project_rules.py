@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from domain.actions import CURRENT_RULES, RULES_V1
 from domain.clock import SHANGHAI
 from domain.decisions import Actor
 from domain.project import ProjectState
@@ -21,8 +22,10 @@ CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
 EARLY = CLOSE - timedelta(days=20)
 
 
-def state(preset: str = "2026", **kw: object) -> ProjectState:
-    return ProjectState(project(batch(preset, CLOSE, **kw)), EARLY)  # type: ignore[arg-type]
+def state(preset: str = "2026", rules: int = CURRENT_RULES, **kw: object) -> ProjectState:
+    """A project under the current rules, or under rules 1 (projects started before issue
+    16, whose behaviour the tests marked 'rules 1' pin down)."""
+    return ProjectState(project(batch(preset, CLOSE, **kw)), EARLY, rules)  # type: ignore[arg-type]
 
 
 def do(s: ProjectState, action: str, at: datetime = EARLY, role: Role | None = None,
@@ -134,7 +137,8 @@ def test_return_needs_a_reason() -> None:
 
 
 def test_return_refused_when_the_applicant_could_not_resubmit_r9() -> None:
-    s = state()
+    """Rules 1; rules 2 follow the notice (E6, tests/test_rules_v2.py)."""
+    s = state(rules=RULES_V1)
     do(s, "submit")
     county = ACTORS[Role.COUNTY]
     s.change_deadline("local-1", county, COUNTY, EARLY + timedelta(hours=1), "县级截止", EARLY)
@@ -189,7 +193,8 @@ def test_expert_review_rules_r12() -> None:
 
 
 def test_subsidy_cap_r17_and_reclaim_on_revocation_r18() -> None:
-    s = state("2024")
+    """Rules 1 (the half-year round did not complete acceptance)."""
+    s = state("2024", rules=RULES_V1)
     to_implementation(s)
     s.fire_system("open_halfyear_acceptance", CLOSE)
     do(s, "pass_halfyear_acceptance")
@@ -265,7 +270,8 @@ def test_carrier_task_enters_the_reserve_pool_r14() -> None:
 
 
 def test_major_change_goes_to_the_city_then_the_province_r15() -> None:
-    s = state("2026")
+    """Rules 1 (early acceptance at the applicant's word)."""
+    s = state("2026", rules=RULES_V1)
     to_implementation(s)
     assert refusal_of(s, "province_approve_change").rule == "R15"
     do(s, "request_change", kind="investment_amount", description="追加投资")
@@ -291,7 +297,7 @@ def test_answers_follow_every_change_made_at_the_same_instant() -> None:
     assert s.waiting_on(EARLY) == ["city_finance"]
     do(s, "concur", role=Role.CITY_FINANCE)
     assert s.waiting_on(EARLY) == []  # recommended: only the close moves it on
-    s2 = state("2026")
+    s2 = state("2026", rules=RULES_V1)  # rules 2 refuse an extension after the close (E10)
     do(s2, "submit")
     do(s2, "county_return", at=CLOSE - timedelta(minutes=1))
     late = CLOSE + timedelta(minutes=1)

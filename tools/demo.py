@@ -40,7 +40,8 @@ class DemoProject:
     steps: tuple[tuple[str, Role, dict[str, object], str], ...]
 
 
-_APPROVE: tuple[str, Role, dict[str, object], str] = ("county_approve", Role.COUNTY, {}, "材料齐全，同意推荐至市")
+_APPROVE: tuple[str, Role, dict[str, object], str] = (
+    "county_approve", Role.COUNTY, {}, "材料齐全，同意推荐至市")
 PROJECTS = (
     DemoProject("jn", "汽车零部件5G全连接工厂", "3701", "370112", "T1",
                 "济南示例数字科技有限公司", "济南示例汽车零部件有限公司", 3_200_000,

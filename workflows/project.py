@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.programme import ProgrammeActivities
     from domain import search_attributes as sa
-    from domain.actions import Action
+    from domain.actions import CURRENT_RULES, RULES_V1, Action
     from domain.batch import ProjectInput
     from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
     from domain.messages import (
@@ -47,6 +47,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.views import EndInfo, Notification, ProjectContent, ProjectView
 
 REFUSED = "Refused"
+# Projects started from here on follow rules version 2 (issue 16: acceptance outcomes,
+# termination, supervision and clawback, the E1-E10 fixes); histories without the marker
+# replay, and open projects go on, under the rules they started with.
+RULES_V2_PATCH = "lifecycle-rules-2"
 NOTIFY_END_PATCH = "notify-applicant-of-end"
 # The submission and recommendation checks read the read model (the application, the
 # documents, the places): they wait until it holds every earlier record.
@@ -79,7 +83,8 @@ class ProjectWorkflow:
     @workflow.init
     def __init__(self, project: ProjectInput) -> None:
         created = project.created_at or workflow.now()
-        self._state = ProjectState(project, created)
+        rules = CURRENT_RULES if workflow.patched(RULES_V2_PATCH) else RULES_V1
+        self._state = ProjectState(project, created, rules)
         # Handlers that await (the calendar activity) must not interleave with others.
         self._lock = asyncio.Lock()
         self._changed = False

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from openpyxl import Workbook
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, select
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,9 +50,22 @@ class BatchIn(BaseModel):
     publicity_working_days: int = Field(default=5, ge=1, le=30)
     tasks: list[TaskDef] = Field(default=[TaskDef(code=c, direction=d, title_zh=t)
                                           for c, d, t in TASKS_2026])
-    quotas: dict[str, int] = Field(default={}, description="city code -> quota (R8)")
+    quotas: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default={}, description="city code -> quota (R8), 0 to 1000")
+    halfyear_after_months: int = Field(default=6, ge=1, le=36,
+                                       description="half-year acceptance, months after start")
+    final_after_months: int = Field(default=12, ge=1, le=60,
+                                    description="one-year acceptance, months after start")
+    supervision_years: int = Field(default=3, ge=0, le=10,
+                                   description="supervision after completion (R18)")
     counts: list[str] = Field(default=[], max_length=20,
                               description="earlier batches counting for R2")
+
+    @model_validator(mode="after")
+    def _half_before_final(self) -> BatchIn:
+        if self.halfyear_after_months >= self.final_after_months:
+            raise ValueError("halfyear_after_months must be less than final_after_months")
+        return self
 
     model_config = {"json_schema_extra": {"examples": [{
         "batch_id": "2026-main", "name": "2026年度工赋百景揭榜挂帅", "year": 2026,
@@ -96,7 +109,9 @@ def create_batch(body: BatchIn, p: PrincipalDep, state: StateDep) -> BatchOut:
     policy = BatchPolicy(batch_id=body.batch_id, name=body.name, year=body.year,
                          preset=body.preset, close_at=body.close_at,
                          publicity_working_days=body.publicity_working_days,
-                         carrier_tasks=carriers)
+                         halfyear_after_months=body.halfyear_after_months,
+                         final_after_months=body.final_after_months,
+                         supervision_years=body.supervision_years, carrier_tasks=carriers)
     with state.db.begin() as s:
         for code in body.quotas:
             region = s.get(Region, code)

@@ -34,6 +34,10 @@ def alarms(data: ProjectData) -> list[Alarm]:
         return [Alarm(data.publicity_end, Action.PUBLICITY_ENDED)]
     if s is Stage.IMPLEMENTATION:
         return _implementation_alarms(data)
+    if s is Stage.RECTIFICATION and data.rectify_due is not None:
+        return [Alarm(data.rectify_due, Action.RECTIFICATION_DUE)]
+    if s is Stage.SUPERVISION and data.supervision_ends_at is not None:
+        return [Alarm(data.supervision_ends_at, Action.SUPERVISION_ENDED)]
     return []
 
 
@@ -46,8 +50,14 @@ def next_deadline(data: ProjectData) -> datetime | None:
 
 
 def final_opens(data: ProjectData) -> datetime:
+    """When the one-year acceptance opens: moved by approved implementation-period
+    changes, and no earlier than a 'not ready' finding allows (rules 2)."""
     assert data.implementation_started_at is not None
-    return add_months(data.implementation_started_at, data.batch.final_after_months)
+    opens = add_months(data.implementation_started_at,
+                       data.batch.final_after_months + data.extension_months())
+    if data.acceptance_deferred_to is not None:
+        opens = max(opens, data.acceptance_deferred_to)
+    return opens
 
 
 def archive_dues(data: ProjectData) -> list[tuple[int, datetime]]:
@@ -95,7 +105,8 @@ def _implementation_alarms(data: ProjectData) -> list[Alarm]:
     start = data.implementation_started_at
     assert start is not None
     out = [Alarm(final_opens(data), Action.OPEN_FINAL_ACCEPTANCE)]
-    if data.preset.halfyear_acceptance and not data.halfyear_passed:
+    if data.preset.halfyear_acceptance and not data.halfyear_passed and not (
+            data.rules >= 2 and data.halfyear_held):
         out.append(Alarm(add_months(start, data.batch.halfyear_after_months),
                          Action.OPEN_HALFYEAR_ACCEPTANCE))
     remind = timedelta(days=data.batch.archive_reminder_days)

@@ -70,3 +70,76 @@ def subsidy_within_cap(_data: ProjectData, _d: Decision, payload: p.Subsidy) -> 
             f"the subsidy is at most {p.MAX_SUBSIDY_CNY:,} CNY per scene",
         )
     return None
+
+
+def subsidy_on_merit(data: ProjectData, _d: Decision, payload: p.Subsidy) -> Refusal | None:
+    """R17 (rules 2): at most 1,000,000 CNY per scene, and never above the investment the
+    acceptance verified (奖补 follows verified investment; an award above it is refused,
+    not merely explained)."""
+    if data.rules < 2:
+        return subsidy_within_cap(data, _d, payload)
+    cap = p.MAX_SUBSIDY_CNY * payload.scenes
+    if payload.amount_cny > cap:
+        return refusal(
+            "R17", RefusalKind.RULE,
+            f"每个场景补助不超过{p.MAX_SUBSIDY_CNY:,}元（{payload.scenes}个场景，上限{cap:,}元）",
+            f"the subsidy is at most {p.MAX_SUBSIDY_CNY:,} CNY per scene "
+            f"({payload.scenes} scenes: {cap:,} CNY)")
+    verified = data.verified_investment_cny
+    if verified is not None and payload.amount_cny > verified:
+        return refusal(
+            "R17", RefusalKind.RULE,
+            f"补助金额不得超过验收核定的实际投资（{verified:,.0f}元）",
+            f"the award may not exceed the investment verified at acceptance "
+            f"({verified:,.0f} CNY)")
+    return None
+
+
+def _at_own_level(status: str | None, role_value: str, what_zh: str,
+                  what_en: str) -> Refusal | None:
+    level = {"awaiting_city": "city", "awaiting_province": "province"}.get(status or "")
+    if level is None or level == role_value:
+        return None
+    holder_zh = "市级" if level == "city" else "省级"
+    return refusal("R15" if what_en == "change" else "R21", RefusalKind.RULE,
+                   f"该{what_zh}正待{holder_zh}审核，只能由{holder_zh}作出决定",
+                   f"the {what_en} is waiting for the {level}; only the {level} decides it now")
+
+
+def change_at_own_level(data: ProjectData, d: Decision, _payload: Any) -> Refusal | None:
+    """E8 (rules 2): the city rejects only what waits for the city, the province only what
+    the city has approved."""
+    if data.rules < 2:
+        return None
+    pending = next((c for c in reversed(data.changes)
+                    if c.status in ("awaiting_city", "awaiting_province")), None)
+    return _at_own_level(pending.status if pending else None, d.actor.role.value,
+                         "重大变更", "change")
+
+
+def termination_at_own_level(data: ProjectData, d: Decision, _payload: Any) -> Refusal | None:
+    status = data.termination.status if data.termination else None
+    return _at_own_level(status, d.actor.role.value, "终止申请", "request to terminate")
+
+
+def own_pending_decision(data: ProjectData, d: Decision, _payload: Any) -> Refusal | None:
+    pending = data.pending_cosign
+    if pending is not None and pending.decided_by.role is not d.actor.role:
+        return refusal("LIFECYCLE", RefusalKind.ROLE, "只能撤回本级作出的待会签决定",
+                       "only the level that made a pending decision can withdraw it")
+    return None
+
+
+def rectification_has_documents(_data: ProjectData, d: Decision,
+                                _payload: Any) -> Refusal | None:
+    if not d.evidence:
+        return input_refusal("整改报告须附文件（sha256）",
+                             "a rectification report needs its documents")
+    return None
+
+
+def expert_is_assigned(data: ProjectData, _d: Decision, payload: p.RemoveExpert) -> Refusal | None:
+    if payload.user_id not in data.experts:
+        return input_refusal(f"专家 {payload.user_id} 未被分配评审此项目",
+                             f"expert {payload.user_id} is not assigned to this project")
+    return None

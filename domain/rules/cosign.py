@@ -32,5 +32,14 @@ def dissent_note(pending: PendingCosign) -> str:
     return f"财政部门不同意：{pending.action}（决定未生效）"
 
 
+def retract_note(pending: PendingCosign) -> str:
+    return f"撤回待会签的第{pending.seq}号决定（{pending.action}） / withdrawn before co-signature"
+
+
+def void_note(pending: PendingCosign) -> str:
+    return (f"待会签的第{pending.seq}号决定（{pending.action}）随阶段变更作废 / "
+            f"pending {pending.action} voided by the stage change")
+
+
 def concur_note(pending: PendingCosign, original: Decision) -> str:
     return f"会签同意第{pending.seq}号决定（{original.action}） / co-signed {original.action}"

@@ -5,15 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain import payloads as p
-from domain.clock import iso_local
+from domain.clock import add_months, iso_local
 from domain.decisions import Decision
 from domain.project_data import ProjectData
 from domain.roles import Role
 from domain.rules.alarms import archive_dues
-from domain.views import ArchiveEntry, ChangeRequest, DocumentRef, Notification, Objection
+from domain.stages import Stage
+from domain.views import (
+    ArchiveEntry,
+    Award,
+    Baseline,
+    ChangeRequest,
+    ClawbackState,
+    DisbursementEntry,
+    DocumentRef,
+    FindingEntry,
+    Notification,
+    Objection,
+    TerminationRequest,
+    VoidedScore,
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,8 @@ def submit_archive(data: ProjectData, d: Decision, h: Happening) -> None:
 def request_change(data: ProjectData, d: Decision, _h: Happening) -> None:
     req = p.RequestChange.model_validate(d.payload)
     data.changes.append(ChangeRequest(seq=data.next_seq, kind=req.kind,
-                                      description=req.description))
+                                      description=req.description,
+                                      extend_months=req.extend_months))
 
 
 def _pending_change(data: ProjectData, *statuses: str) -> ChangeRequest:
@@ -102,7 +117,12 @@ def city_approve_change(data: ProjectData, _d: Decision, _h: Happening) -> None:
 
 
 def province_approve_change(data: ProjectData, _d: Decision, _h: Happening) -> None:
-    _pending_change(data, "awaiting_province").status = "approved"
+    change = _pending_change(data, "awaiting_province")
+    change.status = "approved"
+    if data.rules >= 2:  # the change takes effect: a new baseline, the old ones kept
+        data.baselines.append(Baseline(
+            version=len(data.baselines) + 2, seq=data.next_seq, kind=change.kind.value,
+            description=change.description, extend_months=change.extend_months or 0))
 
 
 def reject_change(data: ProjectData, d: Decision, _h: Happening) -> None:
@@ -110,12 +130,26 @@ def reject_change(data: ProjectData, d: Decision, _h: Happening) -> None:
     change.status = f"rejected_by_{d.actor.role.value}"
 
 
-def pass_halfyear(data: ProjectData, _d: Decision, _h: Happening) -> None:
+def pass_halfyear(data: ProjectData, d: Decision, _h: Happening) -> None:
     data.halfyear_passed = True
+    verified = p.HalfyearAcceptance.model_validate(d.payload).verified_investment_cny
+    if verified is not None:
+        data.verified_investment_cny = verified
 
 
 def early_acceptance(data: ProjectData, _d: Decision, _h: Happening) -> None:
-    data.early_acceptance = True
+    if data.rules >= 2:  # a request the province accepts or declines (R16)
+        data.early_acceptance_requested = True
+    else:
+        data.early_acceptance = True
+
+
+def accept_early_acceptance(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    data.early_acceptance_requested, data.early_acceptance = False, True
+
+
+def decline_early_acceptance(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    data.early_acceptance_requested = False
 
 
 def pass_acceptance(data: ProjectData, d: Decision, _h: Happening) -> None:
@@ -123,15 +157,107 @@ def pass_acceptance(data: ProjectData, d: Decision, _h: Happening) -> None:
 
 
 def decide_subsidy(data: ProjectData, d: Decision, _h: Happening) -> None:
-    data.subsidy_amount_cny = p.Subsidy.model_validate(d.payload).amount_cny
+    award = p.Subsidy.model_validate(d.payload)
+    data.subsidy_amount_cny = award.amount_cny
+    if data.rules >= 2:
+        data.award = Award(amount_cny=award.amount_cny, scenes=award.scenes,
+                           recipient=award.recipient or data.project.applicant_unit,
+                           reason=d.reason, seq=data.next_seq)
 
 
-def record_disbursement(data: ProjectData, _d: Decision, h: Happening) -> None:
+def decide_no_award(data: ProjectData, d: Decision, h: Happening) -> None:
+    data.award = Award(amount_cny=None, reason=d.reason, seq=data.next_seq)
+    _start_supervision(data, h)
+
+
+def record_disbursement(data: ProjectData, d: Decision, h: Happening) -> None:
     data.disbursed_at = h.now
+    if data.rules >= 2:
+        paid = p.Disbursement.model_validate(d.payload)
+        data.disbursement = DisbursementEntry(
+            at=h.now, amount_cny=paid.amount_cny or data.subsidy_amount_cny,
+            reference=paid.reference, seq=data.next_seq)
+        _start_supervision(data, h)
 
 
-def revoke(data: ProjectData, _d: Decision, _h: Happening) -> None:
+def _start_supervision(data: ProjectData, h: Happening) -> None:
+    data.supervision_ends_at = add_months(h.now, 12 * data.batch.supervision_years)
+
+
+def revoke(data: ProjectData, d: Decision, h: Happening) -> None:
     data.subsidy_to_reclaim = data.subsidy_amount_cny is not None  # R18
+    if data.rules >= 2 and data.stage is Stage.CLAWBACK:
+        claw = p.Clawback.model_validate(d.payload)
+        paid = data.disbursement.amount_cny if data.disbursement else None
+        amount = claw.amount_cny if claw.amount_cny is not None else (paid or 0)
+        data.clawback = ClawbackState(amount_cny=amount,
+                                      due_at=h.now + timedelta(days=claw.due_days))
+
+
+def record_repayment(data: ProjectData, d: Decision, _h: Happening) -> None:
+    assert data.clawback is not None
+    data.clawback.returned_cny += p.Repayment.model_validate(d.payload).amount_cny
+
+
+def _close_clawback(status: str) -> Effect:
+    def close(data: ProjectData, _d: Decision, _h: Happening) -> None:
+        assert data.clawback is not None
+        data.clawback.status = status
+    return close
+
+
+settle_clawback = _close_clawback("settled")
+refer_clawback = _close_clawback("referred")
+
+
+def remove_expert(data: ProjectData, d: Decision, _h: Happening) -> None:
+    removal = p.RemoveExpert.model_validate(d.payload)
+    score_given = data.experts.pop(removal.user_id)
+    data.voided_scores.append(VoidedScore(user_id=removal.user_id, score=score_given,
+                                          why=removal.why, reason=d.reason,
+                                          seq=data.next_seq))
+
+
+def record_finding(data: ProjectData, d: Decision, h: Happening) -> None:
+    finding = p.Finding.model_validate(d.payload)
+    data.findings.append(FindingEntry(seq=data.next_seq, at=h.now, source=finding.source.value,
+                                      summary=finding.summary, evidence=d.evidence))
+
+
+def rectify(data: ProjectData, d: Decision, h: Happening) -> None:
+    data.rectify_due = h.now + timedelta(days=p.Rectify.model_validate(d.payload).days)
+
+
+def rectification_over(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    data.rectify_due = None
+
+
+def not_ready(data: ProjectData, d: Decision, h: Happening) -> None:
+    data.acceptance_deferred_to = add_months(h.now, p.NotReady.model_validate(d.payload).months)
+    data.halfyear_held = True  # the next acceptance is the one-year round
+
+
+def halfyear_opened(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    data.halfyear_held = True
+
+
+def request_termination(data: ProjectData, d: Decision, _h: Happening) -> None:
+    data.termination = TerminationRequest(seq=data.next_seq, reason=d.reason)
+
+
+def endorse_termination(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    assert data.termination is not None
+    data.termination.status = "awaiting_province"
+
+
+def approve_termination(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    assert data.termination is not None
+    data.termination.status = "approved"
+
+
+def reject_termination(data: ProjectData, d: Decision, _h: Happening) -> None:
+    assert data.termination is not None
+    data.termination.status = f"rejected_by_{d.actor.role.value}"
 
 
 def archive_reminder(data: ProjectData, d: Decision, _h: Happening) -> None:

@@ -30,7 +30,9 @@ APPLICANT_CAN_RESUBMIT = Guard(
     "applicant_can_resubmit", "R9", "申报单位的提交截止时间已过，退回后无法重新提交",
     "the applicant's submission deadline has passed, so a returned application could not "
     "be resubmitted",
-    lambda d, now: now < d.deadline(DeadlineKind.APPLICANT))
+    # Rules 2 (E6): a return is possible until the system closes, and reopens the
+    # applicant's window until then (ProjectData.deadline).
+    lambda d, now: now < (d.close_at if d.rules >= 2 else d.deadline(DeadlineKind.APPLICANT)))
 AWAITING_COSIGN = Guard(
     "awaiting_cosign", "LIFECYCLE", "当前没有待会签的决定",
     "there is no decision awaiting co-signature",
@@ -74,11 +76,37 @@ SUBSIDY_DECIDED = Guard(
     lambda d, _now: d.subsidy_amount_cny is not None)
 SUBSIDY_NOT_DECIDED = Guard(
     "subsidy_not_decided", "R17", "补助金额已核定", "the subsidy amount has already been decided",
-    lambda d, _now: d.subsidy_amount_cny is None)
+    lambda d, _now: d.subsidy_amount_cny is None and d.award is None)
+EARLY_ACCEPTANCE_REQUESTED = Guard(
+    "early_acceptance_requested", "R16", "没有待决定的提前验收申请",
+    "no request for early acceptance is waiting",
+    lambda d, _now: d.early_acceptance_requested)
+NO_EARLY_ACCEPTANCE_REQUESTED = Guard(
+    "no_early_acceptance_requested", "R16", "已申请提前验收，等待省级决定",
+    "early acceptance has already been requested",
+    lambda d, _now: not d.early_acceptance_requested)
+_TERMINATION_PENDING = frozenset({"awaiting_city", "awaiting_province"})
+NO_TERMINATION_PENDING = Guard(
+    "no_termination_pending", "R21", "已有终止申请在审批中",
+    "a request to terminate is already awaiting approval",
+    lambda d, _now: d.termination is None or d.termination.status not in _TERMINATION_PENDING)
+TERMINATION_AWAITING_CITY = Guard(
+    "termination_awaiting_city", "R21", "没有待市级审核的终止申请",
+    "no request to terminate is waiting for the city",
+    lambda d, _now: d.termination is not None and d.termination.status == "awaiting_city")
+TERMINATION_AWAITING_PROVINCE = Guard(
+    "termination_awaiting_province", "R21", "没有经市级同意、待省级批准的终止申请",
+    "no request to terminate approved by the city is waiting for the province",
+    lambda d, _now: d.termination is not None and d.termination.status == "awaiting_province")
+TERMINATION_PENDING = Guard(
+    "termination_pending", "R21", "没有待审批的终止申请", "no request to terminate is pending",
+    lambda d, _now: d.termination is not None and d.termination.status in _TERMINATION_PENDING)
 
 ALL_GUARDS: tuple[Guard, ...] = (
     APPLICANT_CAN_RESUBMIT, AWAITING_COSIGN, NO_COSIGN_PENDING, EXPERTS_REVIEWED,
     OBJECTION_PENDING, NO_OBJECTION_PENDING, HALFYEAR_NOT_PASSED, CHANGE_AWAITING_CITY,
     CHANGE_AWAITING_PROVINCE, CHANGE_PENDING, NO_CHANGE_PENDING, SUBSIDY_DECIDED,
-    SUBSIDY_NOT_DECIDED,
+    SUBSIDY_NOT_DECIDED, EARLY_ACCEPTANCE_REQUESTED, NO_EARLY_ACCEPTANCE_REQUESTED,
+    NO_TERMINATION_PENDING, TERMINATION_AWAITING_CITY, TERMINATION_AWAITING_PROVINCE,
+    TERMINATION_PENDING,
 )
