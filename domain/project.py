@@ -351,6 +351,11 @@ class ProjectState:
                      payload={"scope": scope, "new_deadline": new.isoformat()})
         return self._record(d, now, self.stage, note=note, rule="R10")
 
+    def record_event(self, d: Decision, now: datetime, note: str, rule: str) -> DecisionRecord:
+        """Something done to the project from outside the programme (a cancel request
+        from Temporal, domain.outside): in the log with its note; nothing else changes."""
+        return self._record(d, now, self.stage, note=note, rule=rule)
+
     def drain_outbox(self) -> list[Notification]:
         out, self.outbox = self.outbox, []
         return out

@@ -274,10 +274,9 @@ def _db() -> sessionmaker[Session]:
 
 
 async def _client() -> Client:
-    from runtime.temporal import connect
+    from runtime.temporal import connect_with
 
-    cfg = settings()
-    return await connect(cfg.temporal_address, cfg.temporal_namespace)
+    return await connect_with(settings())  # with the deployment's TLS / API key
 
 
 def _resolve(text: str, db: sessionmaker[Session]) -> str:
