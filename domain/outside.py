@@ -34,6 +34,10 @@ from domain.refusals import JURISDICTION, LIFECYCLE, ROLE, Refusal, RefusalKind,
 from domain.roles import Role
 
 CANCEL_ACTION = "cancel_requested"
+# The signal change_deadline is refused from this patch on; one id per signal received
+# ("…-1", "…-2"), since a patch's answer is fixed for the whole run and signals applied
+# before the change must stay applied on replay. audit.timeline reads the markers.
+REFUSE_DEADLINE_SIGNAL_PATCH = "refuse-deadline-signal"
 # The local activity that reads who requested the cancel (activities.outside).
 CANCEL_REQUEST = "cancel_request_of"
 # Actions that are in the log but are no one's decision through the API.

@@ -58,9 +58,8 @@ DRAIN_BEFORE_CHECK_PATCH = "projection-drained-before-check"
 # it ended the workflow as Canceled. Histories recorded before it still end so.
 IGNORE_CANCEL_PATCH = "record-and-ignore-cancel"
 # The signal change_deadline is refused (deadline changes are the sealed update
-# set_deadline). One patch id per signal received ("…-1", "…-2"): a patch's answer is
-# fixed for the run, and signals applied before the change must stay applied on replay.
-REFUSE_DEADLINE_SIGNAL_PATCH = "refuse-deadline-signal"
+# set_deadline); one patch id per signal (domain.outside).
+REFUSE_DEADLINE_SIGNAL_PATCH = outside.REFUSE_DEADLINE_SIGNAL_PATCH
 # Decisions that change the applicant's content: their projection carries it.
 CONTENT_ACTIONS = frozenset({"edit_application", "attach_document"})
 _NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=10))
