@@ -44,8 +44,8 @@ def _patches(history: WorkflowHistory) -> set[str]:
     for ev in history.events:
         if ev.event_type == E.EVENT_TYPE_MARKER_RECORDED:
             attrs = ev.marker_recorded_event_attributes
-            if attrs.marker_name == "core_patch" and "patch_data" in attrs.details:
-                data = decode(attrs.details["patch_data"].payloads)[0]
+            if attrs.marker_name == "core_patch" and "patch-data" in attrs.details:
+                data = decode(attrs.details["patch-data"].payloads)[0]
                 if isinstance(data, dict) and "id" in data:
                     out.add(str(data["id"]))
     return out

@@ -206,7 +206,9 @@ async def compare_read_model(client: Client, db: sessionmaker[Session],
             other_run=run_id is not None and run_id != desc.run_id,
             workflow_status=closed.lower() if closed else None,
             marked=closed is not None and end_rule == CLOSED_OUTSIDE[closed])
-        if (diff.missing or diff.phantom or diff.other_run or closed is not None
+        # Another run alone (a reset, the read model already rebuilt from the new run's
+        # history) is no difference: the records and the stage are the new run's.
+        if (diff.missing or diff.phantom or closed is not None
                 or (diff.workflow_stage is not None and diff.workflow_stage != stage)):
             out.append(diff)
     return out
