@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
@@ -322,3 +328,38 @@ async def test_a_deadline_update_is_checked_like_a_decision(ts: Harness) -> None
     await d.advance_to(change.new_deadline + timedelta(minutes=1))
     await d.wait_stage(Stage.NOT_RECOMMENDED)
     await consistent(d, ts.db)
+
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+def _recorded(name: str) -> WorkflowHistory:
+    text = (HISTORIES / f"{name}.json").read_text()
+    return WorkflowHistory.from_json(f"project-recorded-{name}", text)
+
+
+async def test_histories_from_before_the_change_replay_as_they_ran() -> None:
+    """Projects running when this code is deployed: a deadline signal applied before the
+    change stays applied on replay; a cancel request that ended a project as Canceled
+    before the change still ends it so (tests/histories, recorded with the old code)."""
+    applied = _recorded("deadline_signal_2026")
+    proof = await replay_proof(applied)
+    assert proof.replays and proof.stages[-1] == "not_recommended", proof.reason
+    (entry,) = [e for e in timeline(applied) if e.request_id == "ext-recorded"]
+    assert entry.kind == "deadline_change"
+
+    canceled = _recorded("canceled_before_patch_2026")
+    proof = await replay_proof(canceled)
+    assert proof.replays, proof.reason
+    assert proof.closed_outside is not None and "canceled" in proof.closed_outside
+    assert [e.kind for e in timeline(canceled)][-2:] == ["cancel_requested", "canceled"]
+
+
+async def test_a_recorded_history_with_each_outside_action_replays() -> None:
+    history = _recorded("outside_actions_2026")
+    proof = await replay_proof(history)
+    assert proof.replays and proof.stages[-1] == "not_recommended", proof.reason
+    kinds = {e.request_id or e.kind: e.kind for e in timeline(history)}
+    assert kinds["forged"] == "refused"
+    assert kinds["cancel_requested"] == "cancel_requested"
+    assert kinds["ext-recorded"] == "deadline_change"
