@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -363,3 +363,44 @@ async def test_a_recorded_history_with_each_outside_action_replays() -> None:
     assert kinds["forged"] == "refused"
     assert kinds["cancel_requested"] == "cancel_requested"
     assert kinds["ext-recorded"] == "deadline_change"
+
+
+def test_the_validator_refuses_exactly_what_the_state_would_ignore() -> None:
+    """domain.outside.deadline_refusal (the update's validator) refuses everything that
+    ProjectState's own deadline rules would record as 'ignored', for every role, scope
+    and direction, and more only where decisions check more (the province's region)."""
+    from itertools import product
+
+    from domain import seal
+    from domain.clock import SHANGHAI
+    from domain.outside import deadline_refusal
+    from domain.project import ProjectState
+    from runtime.settings import settings
+    from services.projects import sealed
+
+    close = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
+    early = close - timedelta(days=20)
+    seal.configure(settings().seal_secret.get_secret_value())
+    actors = [*support.ACTORS.values(),
+              Actor(user_id="c2", role=Role.CITY, region="3702"),
+              Actor(user_id="x2", role=Role.COUNTY, region="370203"),
+              Actor(user_id="p2", role=Role.PROVINCE, region="3701")]
+    scopes = ["batch", support.CITY, support.COUNTY, "3702", "370203"]
+    shifts = [timedelta(days=-3), timedelta(0), timedelta(days=2)]
+    checked = 0
+    for i, (actor, scope, shift) in enumerate(product(actors, scopes, shifts)):
+        s = ProjectState(support.project(support.batch("2026", close)), early)
+        change = sealed(DeadlineChange(request_id=f"c{i}", actor=actor, scope=scope,
+                                       new_deadline=close + shift, reason="r"))
+        refused = deadline_refusal(s, change, early)
+        record = s.change_deadline(change.request_id, actor, scope, change.new_deadline,
+                                   change.reason, early)
+        assert record is not None
+        ignored = record.note.startswith("ignored")
+        if refused is not None and not ignored:
+            # One check more than the state's, as for decisions: the province acts for 37.
+            assert refused.rule == "JURISDICTION" and actor.role is Role.PROVINCE, refused
+        else:
+            assert (refused is not None) == ignored, (actor, scope, shift, record.note)
+        checked += refused is None
+    assert checked >= 4  # some of each
