@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendar import publicity_period
 from activities.notify import NotificationSink, NotifyActivities
+from activities.outside import OutsideActivities
 from activities.programme import ProgrammeActivities
 from activities.upkeep import UpkeepActivities
+from domain import seal
 from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
 from runtime.settings import Settings, settings
-from runtime.temporal import connect
+from runtime.temporal import connect_with
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
 from workflows.upkeep import UpkeepWorkflow
@@ -37,28 +42,49 @@ def build_worker(
     sink: NotificationSink | None = None,
     max_cached_workflows: int | None = None,
     activity_threads: int | None = None,
+    graceful_shutdown: timedelta = timedelta(0),
 ) -> Worker:
     cfg = settings()
     sandbox.precompile([ProjectWorkflow, UpkeepWorkflow])
+    seal.configure(cfg.seal_secret.get_secret_value())  # the set_deadline validator's key
     return Worker(
         client,
         task_queue=task_queue or cfg.task_queue,
         workflows=[ProjectWorkflow, UpkeepWorkflow],
         activities=[publicity_period, NotifyActivities(sink).notify,
-                    *ProgrammeActivities(db).all(), *UpkeepActivities(client, db).all()],
+                    *ProgrammeActivities(db).all(), *UpkeepActivities(client, db).all(),
+                    OutsideActivities(client).cancel_request],
         # The database activities are synchronous: they run on these threads.
         activity_executor=ThreadPoolExecutor(
             max_workers=activity_threads or cfg.worker_activity_threads),
         workflow_runner=sandbox.runner(),
         max_cached_workflows=max_cached_workflows or cfg.worker_max_cached_workflows,
+        graceful_shutdown_timeout=graceful_shutdown,
     )
+
+
+# On SIGTERM (docker stop, a pod deleted or rolled) the worker stops polling, lets the
+# activities in flight finish for this long, then cancels what is left (Temporal retries
+# it elsewhere). Within Kubernetes' terminationGracePeriodSeconds (60) and compose's
+# stop_grace_period (60s).
+DRAIN = timedelta(seconds=45)
 
 
 async def main() -> None:
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
-    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
-    await build_worker(client, db=worker_sessions(cfg)).run()
+    log = structlog.get_logger()
+    client = await connect_with(cfg)  # TLS / mTLS / API key from the settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, db=worker_sessions(cfg), graceful_shutdown=DRAIN)
+    async with worker:  # polls until the block ends, then shuts down gracefully
+        log.info("worker.started", task_queue=worker.task_queue, namespace=client.namespace)
+        await stop.wait()
+        log.info("worker.draining", grace_seconds=DRAIN.total_seconds())
+    log.info("worker.stopped")
 
 
 def worker_sessions(cfg: Settings) -> sessionmaker[Session]:

@@ -32,6 +32,7 @@ from temporalio.client import Client
 
 from audit.archive import sweep
 from services.operator import compare_read_model, deadlines, stuck
+from services.outside import find, mark
 from services.reprojection import reproject
 
 # Ids kept in a result (and so in the history): enough to start looking, never all.
@@ -42,6 +43,8 @@ LOG_LIMIT = 200
 # missed; a shorter wait would report timers that are firing at this very moment.
 DEADLINE_GRACE = timedelta(minutes=5)
 HEARTBEAT_EVERY = 10.0  # seconds
+# How long the stuck scan reports a project whose workflow Temporal closed (terminated…).
+CLOSED_ALERT = timedelta(days=1)
 
 
 class UpkeepJob(StrEnum):
@@ -106,14 +109,24 @@ class UpkeepActivities:
         for each project that differs: the read model made equal to the committed history
         (after a reset, a restored database, an uncommitted projection). A projection
         still in flight shows as a difference too; reprojecting it is harmless (the
-        workflow's own projection lands on the same state)."""
+        workflow's own projection lands on the same state). A project whose workflow
+        Temporal closed outside the programme (terminated, …) is marked so in the read
+        model (services.outside), once, with a warning line `project.closed_outside`."""
         log = _log()
         async with _heartbeating():
             differences = await compare_read_model(self.client, self.db)
             repaired: list[str] = []
             failed: list[str] = []
             not_ok: list[str] = []
+            marked: list[str] = []
             for diff in differences:
+                if diff.only_closed:
+                    if not diff.marked:
+                        closed = await find(self.client, f"project-{diff.project_id}")
+                        if closed is not None and await asyncio.to_thread(
+                                mark, self.db, diff.project_id, closed):
+                            marked.append(diff.project_id)
+                    continue
                 try:
                     result = await reproject(client=self.client, db=self.db,
                                              project_id=diff.project_id)
@@ -126,16 +139,20 @@ class UpkeepActivities:
                     repaired.append(diff.project_id)
                 if not result.ok_after:
                     not_ok.append(diff.project_id)
-        say = log.warning if repaired or failed or not_ok else log.info
+        closed_outside = sum(d.only_closed for d in differences)
+        say = log.warning if repaired or failed or not_ok or marked else log.info
         say("upkeep.read_model",
             differences=len(differences), repaired=len(repaired), failed=len(failed),
-            still_differs=len(not_ok), repaired_ids=repaired[:SAMPLE])
+            still_differs=len(not_ok), repaired_ids=repaired[:SAMPLE],
+            closed_outside=closed_outside, marked_ids=marked[:SAMPLE])
         return UpkeepReport(
             job=UpkeepJob.READ_MODEL,
             counts={"differences": len(differences), "repaired": len(repaired),
-                    "unchanged": len(differences) - len(repaired) - len(failed),
-                    "failed": len(failed), "still_differs": len(not_ok)},
-            sample=(failed + not_ok + repaired)[:SAMPLE])
+                    "unchanged": len(differences) - len(repaired) - len(failed)
+                    - closed_outside,
+                    "failed": len(failed), "still_differs": len(not_ok),
+                    "closed_outside": closed_outside, "marked": len(marked)},
+            sample=(failed + not_ok + repaired + marked)[:SAMPLE])
 
     @activity.defn(name="upkeep_deadlines")
     async def scan_deadlines(self) -> UpkeepReport:
@@ -162,7 +179,8 @@ class UpkeepActivities:
         whose activities keep retrying (`services.operator.stuck`)."""
         log = _log()
         async with _heartbeating():
-            rows = await stuck(self.client)
+            # Projects Temporal closed outside the programme: alerted for a day after.
+            rows = await stuck(self.client, closed_within=CLOSED_ALERT)
         for row in rows[:LOG_LIMIT]:
             log.error("upkeep.stuck", workflow_id=row.workflow_id, kind=row.kind,
                       attempt=row.attempt, what=row.what, error=row.error[:300])

@@ -3,12 +3,15 @@ decisions, read lists from the read model. No programme rule lives only here."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from api import errors
@@ -45,6 +48,9 @@ with the same key.
 
 **Time.** Every instant in an answer is ISO 8601 with the +08:00 offset (Asia/Shanghai).
 """
+
+
+HEALTH_TIMEOUT = timedelta(seconds=5)
 
 
 class Health(BaseModel):
@@ -84,19 +90,29 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
         app.include_router(r)
 
     @app.get("/health", response_model=Health, tags=["health"],
+             responses={503: {"model": Health, "description": "degraded: Temporal or the "
+                              "database does not answer"}},
              openapi_extra={"x-roles": ["public"]})
-    async def health(st: StateDep) -> Health:
+    async def health(st: StateDep, response: Response) -> Health:
+        """200 while Temporal and the database both answer (within 5 s each), else 503
+        with what is unavailable: load balancers and probes take the replica out."""
         temporal = database = "ok"
         try:
-            await st.client.service_client.check_health()
-        except Exception as exc:  # report, do not fail: this is the health endpoint
+            await st.client.service_client.check_health(timeout=HEALTH_TIMEOUT)
+        except Exception as exc:  # report, do not raise: this is the health endpoint
             temporal = f"unavailable: {type(exc).__name__}"
-        try:
+
+        def ping() -> None:
             with st.db() as s:
                 s.execute(text("select 1"))
+
+        try:
+            await asyncio.wait_for(run_in_threadpool(ping), HEALTH_TIMEOUT.total_seconds())
         except Exception as exc:
             database = f"unavailable: {type(exc).__name__}"
         ok = temporal == database == "ok"
+        if not ok:
+            response.status_code = 503
         return Health(status="ok" if ok else "degraded", temporal=temporal, database=database)
 
     return app

@@ -22,6 +22,7 @@ from audit.timeline import timeline
 from domain.clock import Instant
 from domain.decisions import DecisionRecord
 from domain.messages import GENESIS
+from domain.outside import OUTSIDE_ACTIONS
 from domain.places import PlaceHold, place_hold
 from domain.project import ProjectState
 from models import DecisionRow, Place, Project, Recommendation
@@ -87,6 +88,10 @@ class Verification(BaseModel):
     missing: list[int] = []
     phantom: list[int] = []
     differences: list[str] = []
+    # The workflow was closed by Temporal outside the programme (terminated, …): how,
+    # by whom, when (audit.history.ClosedOutside.summary). Not a difference: the read
+    # model then holds the last state the programme knew, marked WF_<status>.
+    closed_outside: str | None = None
     checked_at: Instant
 
     @property
@@ -187,10 +192,12 @@ def _against_timeline(rows: list[DecisionRow], history: WorkflowHistory,
             if ours != theirs:
                 out.differences.append(f"seq {row.seq} {field}: database {ours!r}, "
                                        f"history {theirs!r}")
-    # The timeline holds people's decisions only: a stored person's decision it does not
-    # hold was never committed.
+    # The timeline's decisions are people's decisions only: a stored person's decision it
+    # does not hold was never committed. (Deadline changes and cancel requests are in the
+    # history as other events.)
     for row in rows:
-        if row.actor_role != "system" and row.seq not in seen:
+        if (row.actor_role != "system" and row.action not in OUTSIDE_ACTIONS
+                and row.seq not in seen):
             out.phantom.append(row.seq)
             out.differences.append(f"seq {row.seq} ({row.action}): in the database, not in "
                                    "the history (never committed)")

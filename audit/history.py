@@ -4,8 +4,11 @@ the stage at each search-attribute upsert, and the end."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -13,6 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain import search_attributes as sa
+from domain.clock import Instant
 
 E = EventType
 _converter = pydantic_data_converter.payload_converter
@@ -52,3 +56,54 @@ def end(history: WorkflowHistory) -> dict[str, Any] | None:
             result = event.workflow_execution_completed_event_attributes.result.payloads
             return decode(result)[0] if result else None
     return None
+
+
+class ClosedOutside(BaseModel):
+    """A project's workflow closed by Temporal, not by the programme: terminated (by an
+    operator, or by a reset, which terminates the run it replaces), canceled (by code
+    older than the cancel patch), failed or timed out. Its last stage stays the last the
+    programme knew; `end_rule` in the read model says `WF_<status>`."""
+
+    workflow_id: str
+    status: str  # TERMINATED | CANCELED | FAILED | TIMED_OUT
+    closed_at: Instant | None = None
+    reason: str = ""
+    identity: str = ""
+    event_id: int | None = None
+
+    def summary(self) -> str:
+        by = f" by {self.identity}" if self.identity else ""
+        why = f": {self.reason}" if self.reason else ""
+        at = f" at {self.closed_at.isoformat()}" if self.closed_at else ""
+        return f"workflow {self.status.lower()}{by}{at}{why} (outside the programme)"
+
+
+def closed_outside(workflow_id: str, events: Iterable[HistoryEvent]) -> ClosedOutside | None:
+    """From a history (or only its close event): how Temporal closed it, if not by the
+    workflow completing."""
+    identities: dict[str, str] = {}
+    found = None
+    for ev in events:
+        t = ev.event_type
+        if t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+            attrs = ev.workflow_execution_cancel_requested_event_attributes
+            identities["cancel"] = attrs.identity
+            identities["cause"] = attrs.cause
+        at = ev.event_time.ToDatetime().replace(tzinfo=UTC)
+        if t == E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+            attrs = ev.workflow_execution_terminated_event_attributes
+            found = ClosedOutside(workflow_id=workflow_id, status="TERMINATED", closed_at=at,
+                                  reason=attrs.reason, identity=attrs.identity,
+                                  event_id=ev.event_id)
+        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+            found = ClosedOutside(workflow_id=workflow_id, status="CANCELED", closed_at=at,
+                                  reason=identities.get("cause", ""),
+                                  identity=identities.get("cancel", ""), event_id=ev.event_id)
+        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            attrs = ev.workflow_execution_failed_event_attributes
+            found = ClosedOutside(workflow_id=workflow_id, status="FAILED", closed_at=at,
+                                  reason=attrs.failure.message, event_id=ev.event_id)
+        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+            found = ClosedOutside(workflow_id=workflow_id, status="TIMED_OUT", closed_at=at,
+                                  event_id=ev.event_id)
+    return found

@@ -22,7 +22,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from audit.history import end, stages
+from audit.history import closed_outside, end, stages
 from domain.project import ProjectState
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
@@ -40,10 +40,13 @@ class ReplayProof(BaseModel):
     reason: str | None = None
     code_version: str = CODE_VERSION
     seconds: float
+    # Closed by Temporal outside the programme (terminated, …): how, by whom, when.
+    closed_outside: str | None = None
 
     def summary(self) -> str:
         if self.replays:
-            ending = "same end" if self.end is not None else "still open, no end yet"
+            ending = ("same end" if self.end is not None else self.closed_outside
+                      or "still open, no end yet")
             return (f"replays: same stages, {ending} ({' → '.join(self.stages)}; "
                     f"{self.events} events)")
         return f"diverges at event {self.diverged_at_event}: {self.reason}"
@@ -67,6 +70,8 @@ async def replay_proof(
         workflow_id=history.workflow_id, replays=failure is None, events=len(history.events),
         stages=stages(history), end=end(history), diverged_at_event=event_id,
         reason=str(failure) if failure else None, seconds=seconds,
+        closed_outside=closed.summary() if (closed := closed_outside(
+            history.workflow_id, history.events)) else None,
     )
 
 

@@ -100,10 +100,10 @@ async def _serve() -> None:
     """The floor's worker as its own process, configured like `gongfu worker`."""
     from bench.world import floor_worker
     from runtime.settings import settings
-    from runtime.temporal import connect
+    from runtime.temporal import connect_with
 
     cfg = settings()
-    client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+    client = await connect_with(cfg)  # with the deployment's TLS / API key
     await floor_worker(client, cfg.task_queue, cfg.worker_max_cached_workflows).run()
 
 

@@ -133,4 +133,6 @@ class DeadlineChange(BaseModel):
     scope: str
     new_deadline: Instant
     reason: str = ""
+    # The API's seal over the rest (domain.seal): a change without a valid one is refused.
+    seal: str = ""
 

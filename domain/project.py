@@ -333,6 +333,11 @@ class ProjectState:
         data.local_deadlines[scope] = new
         return f"本地申报截止时间设为{iso_local(new)}"
 
+    def record_event(self, d: Decision, now: datetime, note: str, rule: str) -> DecisionRecord:
+        """Something done to the project from outside the programme (a cancel request
+        from Temporal, domain.outside): in the log with its note; nothing else changes."""
+        return self._record(d, now, self.stage, note=note, rule=rule)
+
     def drain_outbox(self) -> list[Notification]:
         out, self.data.outbox = self.data.outbox, []
         return out

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="connections per process to the database")
     token_secret: str = Field("gongfu-demo-secret-change-me-0123456789", description="HS256 "
                               "key that signs the officials' tokens; set a long random value")
+    seal_secret: SecretStr = Field(SecretStr("gongfu-demo-seal-change-me-0123456789"),
+                                   description="HMAC key with which the API seals what it "
+                                   "sends to the workflows beside decisions (deadline changes) "
+                                   "and the workers check it; the same long random value in "
+                                   "API and worker")
     token_ttl_hours: int = Field(12, description="validity of tokens issued by `gongfu token`")
     storage_dir: Path = Field(Path("data/documents"), description="where uploaded documents' "
                               "bytes are kept (a shared volume when the API has replicas)")
@@ -111,6 +116,7 @@ def reference() -> str:
              "| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "(demo value: change it)" if name == "token_secret" else f"`{default}`"
+        shown = ("(demo value: change it)" if name in ("token_secret", "seal_secret")
+                 else f"`{default}`")
         lines.append(f"| `GONGFU_{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(lines) + "\n"

@@ -83,9 +83,30 @@ class Stuck(BaseModel):
     error: str
 
 
-async def stuck(client: Client, min_activity_attempts: int = 3) -> list[Stuck]:
-    """Open projects whose workflow task keeps failing, or whose activities keep retrying."""
+async def stuck(client: Client, min_activity_attempts: int = 3,
+                closed_within: timedelta | None = None) -> list[Stuck]:
+    """Open projects whose workflow task keeps failing, or whose activities keep retrying;
+    and projects whose workflow Temporal closed outside the programme (terminated,
+    canceled, failed, timed out: kind = that status), as long as Temporal holds them, or
+    only those closed within `closed_within`."""
     out: list[Stuck] = []
+    from services.outside import CLOSED_QUERY, find
+
+    query = CLOSED_QUERY
+    if closed_within is not None:
+        since = (datetime.now(UTC) - closed_within).isoformat()
+        query += f" AND CloseTime > '{since}'"
+    seen: set[str] = set()
+    async for wf in client.list_workflows(query):
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
+        closed = await find(client, wf.id)  # the current run: not a run a reset replaced
+        if closed is not None:
+            out.append(Stuck(workflow_id=wf.id, kind=closed.status.lower(), attempt=0,
+                             what="流程已在本计划之外关闭 / workflow closed outside the "
+                                  "programme",
+                             error=closed.summary()))
     async for wf in client.list_workflows(_query(None, "ExecutionStatus = 'Running'")):
         handle = client.get_workflow_handle(wf.id)
         raw = (await handle.describe()).raw_description
@@ -116,6 +137,18 @@ class ReadModelDifference(BaseModel):
     phantom: list[int] = []
     # The read model was last written by another run of the workflow (a reset).
     other_run: bool = False
+    # The workflow was closed by Temporal, not by the programme (terminated, canceled,
+    # failed, timed out), and whether the read model says so (end_rule WF_…).
+    workflow_status: str | None = None
+    marked: bool = False
+
+    @property
+    def only_closed(self) -> bool:
+        """Nothing differs but the workflow's closing: a mark, not a rebuild, is due."""
+        return (self.workflow_status is not None and not (self.missing or self.phantom
+                                                          or self.other_run)
+                and (self.workflow_stage is None or self.workflow_stage
+                     == self.read_model_stage))
 
 
 async def compare_read_model(client: Client, db: sessionmaker[Session],
@@ -124,23 +157,35 @@ async def compare_read_model(client: Client, db: sessionmaker[Session],
     """Each project's read model (or the first `sample`) against its workflow: the stage
     its workflow publishes, its decision log record by record (sealed as the read model
     seals them), and the run that wrote it. Archived projects, gone from Temporal, are
-    checked by `audit verify`."""
+    checked by `audit verify`. A project whose workflow Temporal closed outside the
+    programme (terminated, …) is always listed, with its status and whether the read
+    model is marked so."""
+    from domain.outside import CLOSED_OUTSIDE
+    from services.outside import CLOSED_STATUSES
     from workflows.project import ProjectWorkflow
 
     with db() as s:
-        query = select(Project.id, Project.stage, Project.run_id).order_by(Project.id)
+        query = select(Project.id, Project.stage, Project.run_id,
+                       Project.end_rule).order_by(Project.id)
         if batch_id:
             query = query.where(Project.batch_id == batch_id)
         if sample:
             query = query.limit(sample)
         rows = list(s.execute(query))
     out = []
-    for project_id, stage, run_id in rows:
+    for project_id, stage, run_id, end_rule in rows:
         handle = client.get_workflow_handle(f"project-{project_id}")
+        closed: str | None = None
         try:
             desc = await handle.describe()
+            closed = CLOSED_STATUSES.get(desc.status)  # type: ignore[arg-type]
             log = await handle.query(ProjectWorkflow.decision_log)
         except RPCError as exc:
+            if closed is not None:  # closed, and no worker replays it now: still say so
+                out.append(ReadModelDifference(
+                    project_id=project_id, workflow_stage=None, read_model_stage=stage,
+                    workflow_status=closed.lower(), marked=end_rule == CLOSED_OUTSIDE[closed]))
+                continue
             if exc.status != RPCStatusCode.NOT_FOUND:
                 # No worker answers the query now (all down, or the project lives on
                 # another namespace): not compared this time, said in the log.
@@ -158,8 +203,12 @@ async def compare_read_model(client: Client, db: sessionmaker[Session],
             read_model_stage=stage,
             missing=sorted(set(expected) - set(stored)),
             phantom=sorted(seq for seq, h in stored.items() if expected.get(seq) != h),
-            other_run=run_id is not None and run_id != desc.run_id)
-        if (diff.missing or diff.phantom or diff.other_run
+            other_run=run_id is not None and run_id != desc.run_id,
+            workflow_status=closed.lower() if closed else None,
+            marked=closed is not None and end_rule == CLOSED_OUTSIDE[closed])
+        # Another run alone (a reset, the read model already rebuilt from the new run's
+        # history) is no difference: the records and the stage are the new run's.
+        if (diff.missing or diff.phantom or closed is not None
                 or (diff.workflow_stage is not None and diff.workflow_stage != stage)):
             out.append(diff)
     return out

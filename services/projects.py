@@ -9,8 +9,11 @@ with the rule id, whether the validator refused it or the project has already en
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
+import structlog
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -21,9 +24,10 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import seal
 from domain import search_attributes as sa
 from domain.batch import ProjectInput, workflow_id_for
-from domain.decisions import DeadlineChange, Decision, DecisionOutcome
+from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
 from domain.refusals import Refusal, Refused
 from domain.stages import Stage
 from domain.views import EndInfo
@@ -100,11 +104,64 @@ async def open_projects(client: Client, batch_id: str) -> AsyncIterator[str]:
         yield wf.id
 
 
-async def change_batch_deadline(client: Client, batch_id: str, change: DeadlineChange) -> int:
-    """Fan a deadline change out to every open project of the batch; returns how many."""
-    count = 0
-    async for workflow_id in open_projects(client, batch_id):
-        handle = client.get_workflow_handle(workflow_id)
-        await handle.signal(ProjectWorkflow.change_deadline, change)
-        count += 1
-    return count
+def sealed(change: DeadlineChange, secret: str | None = None) -> DeadlineChange:
+    """The change with the seal the workers check (domain.seal); `secret`: the API's
+    GONGFU_SEAL_SECRET (default: this process's settings)."""
+    if secret is None:
+        from runtime.settings import settings
+
+        secret = settings().seal_secret.get_secret_value()
+    unsealed = change.model_copy(update={"seal": ""})
+    return unsealed.model_copy(update={"seal": seal.make(unsealed, secret)})
+
+
+async def change_deadline(client: Client, workflow_id: str, change: DeadlineChange,
+                          secret: str | None = None) -> DecisionRecord:
+    """Send one project a deadline change (the update set_deadline), sealed. Returns the
+    project's record of it (the first one again for a retry); raises Refused when the
+    project refuses it (ended, not the actor's region, outside the limits)."""
+    change = sealed(change, secret)
+    digest = hashlib.sha256(change.model_dump_json().encode()).hexdigest()[:16]
+    handle = client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id)
+    try:
+        return await handle.execute_update(ProjectWorkflow.set_deadline, change,
+                                           id=f"deadline:{change.request_id}/{digest}")
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REFUSED and cause.details:
+            raise Refused(Refusal.model_validate(cause.details[0])) from None
+        raise
+
+
+async def change_deadlines(client: Client, workflow_ids: AsyncIterator[str],
+                           change: DeadlineChange, secret: str | None = None,
+                           parallel: int = 20) -> tuple[int, list[str]]:
+    """Fan a deadline change out (at most `parallel` at a time): how many projects took
+    it, and the workflow ids that refused it or had closed meanwhile (logged)."""
+    gate = asyncio.Semaphore(parallel)
+    refused: list[str] = []
+    applied = 0
+
+    async def one(workflow_id: str) -> None:
+        nonlocal applied
+        async with gate:
+            try:
+                await change_deadline(client, workflow_id, change, secret)
+                applied += 1
+            except (Refused, RPCError, WorkflowUpdateFailedError) as exc:
+                refused.append(workflow_id)
+                structlog.get_logger().warning(
+                    "deadline.not_applied", workflow_id=workflow_id,
+                    request_id=change.request_id, error=str(exc)[:300])
+
+    await asyncio.gather(*[one(wid) async for wid in workflow_ids])
+    return applied, refused
+
+
+async def change_batch_deadline(client: Client, batch_id: str, change: DeadlineChange,
+                                secret: str | None = None) -> int:
+    """Fan a deadline change out to every open project of the batch; returns how many
+    took it."""
+    applied, _ = await change_deadlines(client, open_projects(client, batch_id), change,
+                                        secret)
+    return applied

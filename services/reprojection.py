@@ -20,10 +20,12 @@ from temporalio.client import Client, WorkflowHistory
 
 from audit.archive import load_history
 from audit.chain import Verification, verify
+from audit.history import closed_outside
 from audit.replay import replayed_state
 from domain.messages import GENESIS, ChainHead, Projection
 from domain.project import ProjectState
 from models import Project
+from services.outside import mark
 from services.projection import apply_projection
 
 
@@ -72,7 +74,11 @@ async def verify_history(*, db: sessionmaker[Session], project_id: str,
         with db() as s:
             return verify(s, project_id, history, state)
 
-    return await run_in_threadpool(check)
+    result = await run_in_threadpool(check)
+    closed = closed_outside(history.workflow_id, history.events)
+    if closed is not None:
+        result.closed_outside = closed.summary()
+    return result
 
 
 async def reproject(*, client: Client, db: sessionmaker[Session],
@@ -83,6 +89,9 @@ async def reproject(*, client: Client, db: sessionmaker[Session],
     history, source = found
     state = await replayed_state(history)
     result = await run_in_threadpool(_rebuild, db, project_id, history, state, source)
+    closed = closed_outside(history.workflow_id, history.events)
+    if closed is not None:  # the rebuild stated the last state; say how it was closed
+        await run_in_threadpool(mark, db, project_id, closed)
     log = structlog.get_logger().bind(project_id=project_id, workflow_id=history.workflow_id)
     if result.repaired:
         log.warning("reproject.repaired", differences=result.repaired[:20],

@@ -152,7 +152,7 @@ JSON_KEYS: dict[str, set[str]] = {
     "archives-overdue": {"workflow_id", "project_id", "overdue_periods", "archives_filed"},
     "stuck": {"workflow_id", "kind", "attempt", "what", "error"},
     "read-model": {"project_id", "workflow_stage", "read_model_stage", "missing", "phantom",
-                   "other_run"},
+                   "other_run", "workflow_status", "marked"},
     "timeline": {"event_id", "seq", "at", "kind", "action", "actor", "request_id",
                  "stage_before", "stage_after", "reason", "evidence", "payload", "note"},
 }

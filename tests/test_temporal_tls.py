@@ -339,3 +339,54 @@ async def test_worker_probe_tells_polling_from_idle_from_unreachable(
         free = s.getsockname()[1]
     nowhere = Settings(temporal_address=f"127.0.0.1:{free}", task_queue=queue)
     assert await worker_poll_state(nowhere, timeout=5) == "unreachable"
+
+
+async def test_the_cli_and_the_worker_processes_connect_with_the_tls_settings(
+        dev_env: WorkflowEnvironment, pki: Pki, pg_url: str) -> None:
+    """`gongfu ops …` and `gongfu worker`, as processes, take the TLS settings from the
+    environment (connect_with): through the mutual-TLS front they work; told plaintext,
+    the same front refuses them."""
+    import os
+    import signal
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+
+    async with tls_front(_target(dev_env), pki) as address:
+        env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": address, "GONGFU_DATABASE_URL": pg_url,
+               "GONGFU_TEMPORAL_TLS": "true", "GONGFU_TEMPORAL_TLS_CA_PATH": str(pki.ca),
+               "GONGFU_TEMPORAL_TLS_CERT_PATH": str(pki.client_cert),
+               "GONGFU_TEMPORAL_TLS_KEY_PATH": str(pki.client_key),
+               "GONGFU_TEMPORAL_TLS_SERVER_NAME": "temporal-frontend",
+               "GONGFU_TASK_QUEUE": "tls-worker", "GONGFU_LOG_FORMAT": "json"}
+
+        async def gongfu(*args: str, **extra: str) -> tuple[int, str]:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tools.cli", *args, cwd=root, env={**env, **extra},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 90)
+            return proc.returncode or 0, out.decode()
+
+        code, out = await gongfu("ops", "stages", "--json")
+        assert code == 0 and out.strip().startswith("["), out
+        code, out = await gongfu("ops", "stages", GONGFU_TEMPORAL_TLS="false",
+                                 GONGFU_TEMPORAL_TLS_CA_PATH="", GONGFU_TEMPORAL_TLS_CERT_PATH="",
+                                 GONGFU_TEMPORAL_TLS_KEY_PATH="",
+                                 GONGFU_TEMPORAL_TLS_SERVER_NAME="")
+        assert code == 1, out
+
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tools.cli", "worker", cwd=root, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        assert worker.stderr is not None
+        try:
+            line = b""
+            while b'"worker.started"' not in line:
+                line = await asyncio.wait_for(worker.stderr.readline(), 60)
+                assert line, "the worker ended before it started"
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(worker.wait(), 60) == 0
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()

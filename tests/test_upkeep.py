@@ -329,3 +329,29 @@ async def test_the_scans_report_a_missed_deadline_and_a_stuck_workflow(
     assert ("upkeep.stuck", broken_handle.id) in found
     error = next(e for e in logs if e["event"] == "upkeep.stuck")
     assert error["log_level"] == "error" and "a bug in this deployment" in error["error"]
+
+
+async def test_the_read_model_schedule_marks_a_terminated_project(
+        harness: Harness, created: list[str]) -> None:
+    """Termination cannot be intercepted: the scheduled read-model run finds the project
+    whose workflow Temporal terminated and marks its read model (end_rule WF_TERMINATED,
+    nobody waiting, no next deadline), once, with a warning line."""
+    d = await harness.start("2026")
+    await d.do("submit")
+    n = await settled(d, harness.db)
+    pid = d.project.project_id
+    await d.handle.terminate(reason="operator: terminated by hand")
+    with structlog.testing.capture_logs() as logs:
+        report = await run_now(harness.env.client, UpkeepJob.READ_MODEL)
+    assert report.counts["marked"] == 1 and report.counts["failed"] == 0
+    assert pid in report.sample
+    with harness.db() as s:
+        row = s.get(Project, pid)
+        assert row is not None and row.end_rule == "WF_TERMINATED"
+        assert (row.stage, row.projected_seq) == ("county_review", n)
+        assert row.waiting_on == [] and row.next_deadline is None
+    marked = [e for e in logs if e["event"] == "project.closed_outside"]
+    assert marked and marked[0]["log_level"] == "warning"
+    assert marked[0]["reason"] == "operator: terminated by hand"
+    again = await run_now(harness.env.client, UpkeepJob.READ_MODEL)
+    assert again.counts["marked"] == 0 and again.counts["closed_outside"] >= 1

@@ -47,7 +47,7 @@ def run(demo: bool = typer.Option(True, help="start the demo batch")) -> None:
 async def _run(demo: bool) -> None:
     from runtime.db import make_engine, migrate, sessions
     from runtime.devserver import start_dev_server
-    from runtime.temporal import connect
+    from runtime.temporal import connect_with
     from services.schedules import ensure_schedules
     from tools.demo import run_demo
     from worker import build_worker
@@ -59,7 +59,8 @@ async def _run(demo: bool) -> None:
     host, port = cfg.temporal_address.rsplit(":", 1)
     server = await start_dev_server(cfg.data_dir, host, int(port), cfg.temporal_ui_port)
     try:
-        client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+        # A server already listening (start_dev_server left it) may be one with TLS.
+        client = await connect_with(cfg)
         async with build_worker(client, db=db):
             ui = f"http://{host}:{cfg.temporal_ui_port}"
             api = await _serve_api(client, db, cfg)
@@ -178,12 +179,12 @@ def worker() -> None:
 def demo() -> None:
     """Start the demo batch on an already running server and worker, then exit."""
     from runtime.db import make_engine, migrate, sessions
-    from runtime.temporal import connect
+    from runtime.temporal import connect_with
     from tools.demo import run_demo
 
     async def go() -> None:
         cfg = settings()
-        client = await connect(cfg.temporal_address, cfg.temporal_namespace)
+        client = await connect_with(cfg)
         migrate(cfg.database_url)
         db = sessions(make_engine(cfg.database_url))
         for wid, stage in await run_demo(client, cfg.task_queue, datetime.now(UTC), db):

@@ -105,6 +105,12 @@ def _action(value: str) -> str:
     return f"{value} {label}" if label else value
 
 
+def _closed(status: str | None, marked: bool) -> str:
+    if not status:
+        return ""
+    return f"{status} ({'已标记 marked' if marked else '未标记 NOT marked'})"
+
+
 def _actor(e: TimelineEntry) -> str:
     if e.actor is None:
         return ""
@@ -143,6 +149,7 @@ READ_MODEL_COLUMNS = (
     Column("缺少记录 missing seqs", lambda r: ", ".join(map(str, r.missing))),
     Column("多余记录 phantom seqs", lambda r: ", ".join(map(str, r.phantom))),
     Column("其他运行 other run", lambda r: "是 yes" if r.other_run else ""),
+    Column("流程已关闭 closed by Temporal", lambda r: _closed(r.workflow_status, r.marked)),
 )
 TIMELINE_COLUMNS = (
     Column("事件 event", lambda e: str(e.event_id), justify="right"),
@@ -239,6 +246,8 @@ def render_verify(v: Verification, width: int = 80, as_json: bool = False,
                  None: "no history to compare"}[v.matches_history]
     lines = [f"{v.project_id}: {v.records} records; chain {chain}; {agreement}",
              *(f"  {diff}" for diff in v.differences)]
+    if v.closed_outside:
+        lines.append(f"  {v.closed_outside}")
     return to_text(Text("\n".join(lines)), width, color_system)
 
 
@@ -274,10 +283,9 @@ def _db() -> sessionmaker[Session]:
 
 
 async def _client() -> Client:
-    from runtime.temporal import connect
+    from runtime.temporal import connect_with
 
-    cfg = settings()
-    return await connect(cfg.temporal_address, cfg.temporal_namespace)
+    return await connect_with(settings())  # with the deployment's TLS / API key
 
 
 def _resolve(text: str, db: sessionmaker[Session]) -> str:

@@ -14,6 +14,7 @@ this class only maps Temporal's primitives onto it:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import publicity_period
     from activities.notify import NotifyActivities
     from activities.programme import ProgrammeActivities
+    from domain import outside
     from domain import search_attributes as sa
     from domain.actions import CURRENT_RULES, RULES_V1, Action
     from domain.batch import ProjectInput
@@ -55,6 +57,12 @@ NOTIFY_END_PATCH = "notify-applicant-of-end"
 # The submission and recommendation checks read the read model (the application, the
 # documents, the places): they wait until it holds every earlier record.
 DRAIN_BEFORE_CHECK_PATCH = "projection-drained-before-check"
+# A cancel request from Temporal is recorded and ignored (domain.outside); before this,
+# it ended the workflow as Canceled. Histories recorded before it still end so.
+IGNORE_CANCEL_PATCH = "record-and-ignore-cancel"
+# The signal change_deadline is refused (deadline changes are the sealed update
+# set_deadline); one patch id per signal (domain.outside).
+REFUSE_DEADLINE_SIGNAL_PATCH = outside.REFUSE_DEADLINE_SIGNAL_PATCH
 # Decisions that change the applicant's content: their projection carries it.
 CONTENT_ACTIONS = frozenset({Action.EDIT_APPLICATION, Action.ATTACH_DOCUMENT})
 # Decisions whose rules need other projects (the database): eligibility and places at
@@ -97,6 +105,7 @@ class ProjectWorkflow:
         self._projections = 0  # projections sent by this run, to number them
         self._reassert = False  # send the whole state with the next projection
         self._places_sent: tuple[object, ...] | None = None
+        self._deadline_signals = 0  # change_deadline signals received by this run
         info = workflow.info()
         self._log = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project.project_id,
@@ -114,12 +123,15 @@ class ProjectWorkflow:
         while not self._state.ended:
             alarm = self._state.next_alarm()
             if alarm is not None and alarm.at <= workflow.now():
-                async with self._lock:
+                await self._uncancelled(self._lock.acquire)
+                try:
                     due = self._state.next_alarm()
                     if due is not None and due.at <= workflow.now():
                         record = self._state.fire_system(due.trigger, workflow.now(), due.key)
                         self._info("timer.fired", record)
                         self._after_change()
+                finally:
+                    self._lock.release()
                 continue
             wanted = (alarm.at, alarm.trigger) if alarm is not None else None
             if wanted != timer_for:
@@ -133,19 +145,21 @@ class ProjectWorkflow:
                     )
                     timer_for = wanted
             self._changed = False
-            await workflow.wait_condition(
-                lambda t=timer: self._changed or (t is not None and t.done())  # type: ignore[misc]
-            )
+            await self._uncancelled(lambda t=timer: workflow.wait_condition(  # type: ignore[misc]
+                lambda: self._changed or (t is not None and t.done())))
         if timer is not None and not timer.done():
             timer.cancel()
         # Added after projects were already running: histories recorded before it have no
         # marker and take the old path (no notification), so they still replay.
         if workflow.patched(NOTIFY_END_PATCH):
             self._after_change_notify_end()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._uncancelled(lambda: workflow.wait_condition(workflow.all_handlers_finished))
         if self._notifications:
-            await asyncio.gather(*self._notifications)
-        await workflow.wait_condition(self._projection_caught_up)
+            await self._uncancelled(lambda: workflow.wait_condition(
+                lambda: all(t.done() for t in self._notifications)))
+            for task in self._notifications:
+                task.result()
+        await self._uncancelled(lambda: workflow.wait_condition(self._projection_caught_up))
         projector.cancel()
         assert self._state.end is not None
         self._emit("project.ended", stage=self._state.stage.value, rule=self._state.end.rule)
@@ -199,9 +213,49 @@ class ProjectWorkflow:
         if problem is not None:
             raise _refused(problem)
 
+    @workflow.update
+    def set_deadline(self, change: DeadlineChange) -> DecisionRecord:
+        """A batch extension (province) or an earlier local deadline (city, county), fanned
+        out by the API to every open project concerned; the validator refuses what the API
+        did not seal and what the role or the limits do not allow (domain.outside)."""
+        prior = outside.deadline_record(self._state, change.request_id)
+        if prior is not None:
+            return prior
+        record = self._state.change_deadline(
+            change.request_id, change.actor, change.scope, change.new_deadline, change.reason,
+            workflow.now())
+        if record is None:  # the validator let through what the state will not take
+            raise ApplicationError("deadline change not applied", type=REFUSED,
+                                   non_retryable=True)
+        self._info("deadline.changed", record)
+        self._after_change()
+        return record
+
+    @set_deadline.validator
+    def _validate_deadline(self, change: DeadlineChange) -> None:
+        # Runs when the update arrives, never on replay: it may check the seal's key.
+        problem = outside.deadline_refusal(self._state, change, workflow.now())
+        if problem is not None:
+            self._emit("deadline.refused", level="warning", request_id=change.request_id,
+                       actor=change.actor.user_id, role=change.actor.role.value,
+                       scope=change.scope, new_deadline=change.new_deadline.isoformat(),
+                       rule=problem.rule, why=problem.message_en)
+            raise _refused(problem)
+
     @workflow.signal
     def change_deadline(self, change: DeadlineChange) -> None:
-        """Fanned out to every open project of a batch; each records what it did."""
+        """Former way in for deadline changes; now refused (set_deadline is the way), so a
+        signal sent by hand, whatever actor it names, changes nothing. Signals that
+        arrived before the change still replay as they were applied."""
+        self._deadline_signals += 1
+        if workflow.patched(f"{REFUSE_DEADLINE_SIGNAL_PATCH}-{self._deadline_signals}"):
+            self._emit("signal.refused", level="warning", signal="change_deadline",
+                       request_id=change.request_id, actor=change.actor.user_id,
+                       role=change.actor.role.value, scope=change.scope,
+                       new_deadline=change.new_deadline.isoformat(),
+                       why="deadline changes arrive as the update set_deadline, sealed by "
+                           "the API; a signal is never applied")
+            return
         record = self._state.change_deadline(
             change.request_id, change.actor, change.scope, change.new_deadline, change.reason,
             workflow.now(),
@@ -241,6 +295,36 @@ class ProjectWorkflow:
         return self._state.assess(decision, workflow.now())
 
     # -- internals --------------------------------------------------------------------------
+
+    async def _uncancelled(self, wait: Callable[[], Awaitable[object]]) -> None:
+        """`await wait()`, through a cancel request: Temporal cancels the workflow's main
+        task, the request is recorded in the log (domain.outside) and the wait resumes.
+        Histories recorded before the patch take the old path and end Canceled."""
+        while True:
+            try:
+                await wait()
+                return
+            except asyncio.CancelledError:
+                if not workflow.patched(IGNORE_CANCEL_PATCH):
+                    raise
+                await self._record_cancel()
+
+    async def _record_cancel(self) -> None:
+        info = workflow.info()
+        try:  # who asked, as far as the history tells (read-only, safe to repeat)
+            request = await workflow.execute_local_activity(
+                outside.CANCEL_REQUEST, args=[info.workflow_id, info.run_id],
+                result_type=outside.CancelRequest,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3))
+        except ActivityError as exc:
+            self._emit("cancel.identity_unknown", level="warning", error=str(exc.cause))
+            request = outside.CancelRequest(reason=workflow.cancellation_reason() or "")
+        record = outside.record_cancel_request(self._state, request, workflow.now())
+        self._emit("cancel.ignored", level="warning", seq=record.seq,
+                   identity=request.identity, reason=request.reason,
+                   stage=self._state.stage.value)
+        self._after_change()
 
     @staticmethod
     def _needs_database(decision: Decision) -> bool:
@@ -381,9 +465,9 @@ class ProjectWorkflow:
             note=record.note or None,
         )
 
-    def _emit(self, event: str, **fields: object) -> None:
+    def _emit(self, event: str, level: str = "info", **fields: object) -> None:
         """Log once, not again on every replay; structlog's clock is outside the sandbox."""
         if workflow.unsafe.is_replaying():
             return
         with workflow.unsafe.sandbox_unrestricted():
-            self._log.info(event, **fields)
+            getattr(self._log, level)(event, **fields)

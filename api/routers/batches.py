@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
@@ -32,7 +33,7 @@ from domain.refusals import RefusalKind, Refused, refusal
 from domain.roles import Role
 from models import Batch, LocalDeadline, Project, Recommendation, Region, Task, Unit
 from services.limits import recommend_list
-from services.projects import change_batch_deadline, handle_for
+from services.projects import change_deadlines, handle_for, open_projects
 from services.registry import TaskDef, ensure_batch
 from workflows.project import ProjectWorkflow
 
@@ -83,8 +84,11 @@ class BatchOut(BaseModel):
 
 
 class FanOut(BaseModel):
+    # Open projects that took the change; those that refused it (closed meanwhile, or
+    # the change outside their limits), by workflow id.
     signalled: int
     deadline: Instant
+    refused: list[str] = []
 
 
 def _require(p: Principal, *roles: Role) -> None:
@@ -153,8 +157,9 @@ async def extend_deadline(batch_id: str, body: DeadlineIn, p: PrincipalDep, stat
         row.close_at = body.new_deadline
     change = DeadlineChange(request_id=request_id(p, key), actor=p.actor, scope="batch",
                             new_deadline=body.new_deadline, reason=body.reason)
-    n = await change_batch_deadline(state.client, batch_id, change)
-    return FanOut(signalled=n, deadline=body.new_deadline)
+    n, refused = await change_deadlines(state.client, open_projects(state.client, batch_id),
+                                        change, _secret(state))
+    return FanOut(signalled=n, deadline=body.new_deadline, refused=refused)
 
 
 @router.post("/batches/{batch_id}/local-deadline", response_model=FanOut, responses=ERRORS,
@@ -181,12 +186,17 @@ async def local_deadline(batch_id: str, body: DeadlineIn, p: PrincipalDep, state
              "AND ExecutionStatus = 'Running'")
     change = DeadlineChange(request_id=request_id(p, key), actor=p.actor, scope=p.region,
                             new_deadline=body.new_deadline, reason=body.reason)
-    n = 0
-    async for wf in state.client.list_workflows(query):
-        await state.client.get_workflow_handle(wf.id).signal(ProjectWorkflow.change_deadline,
-                                                             change)
-        n += 1
-    return FanOut(signalled=n, deadline=body.new_deadline)
+
+    async def listed() -> AsyncIterator[str]:
+        async for wf in state.client.list_workflows(query):
+            yield wf.id
+
+    n, refused = await change_deadlines(state.client, listed(), change, _secret(state))
+    return FanOut(signalled=n, deadline=body.new_deadline, refused=refused)
+
+
+def _secret(state: AppState) -> str:
+    return state.settings.seal_secret.get_secret_value()
 
 
 async def _each(state: AppState, p: Principal, action: str, items: list[tuple[str, str, list[str],

@@ -31,7 +31,7 @@ from domain.eligibility import check_credit_code
 from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
 from models import Batch, Document, LocalDeadline, Project, Region, Task, Unit
-from services.projects import handle_for, start_project
+from services.projects import change_deadline, handle_for, start_project
 from services.registry import register_project
 from workflows.project import ProjectWorkflow
 
@@ -97,11 +97,12 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
             LocalDeadline.region_code.in_([project.city_code, project.county_code]))))
     handle = await start_project(state.client, project, state.task_queue)
     for row in local:  # earlier local deadlines set before this project existed
-        await handle.signal(ProjectWorkflow.change_deadline, DeadlineChange(
+        await change_deadline(state.client, handle.id, DeadlineChange(
             request_id=f"local-deadline:{row.id}:{row.deadline.isoformat()}",
             actor=Actor(user_id=row.set_by, role=Role.COUNTY if len(row.region_code) == 6
                         else Role.CITY, region=row.region_code),
-            scope=row.region_code, new_deadline=row.deadline, reason="本地截止时间"))
+            scope=row.region_code, new_deadline=row.deadline, reason="本地截止时间"),
+            state.settings.seal_secret.get_secret_value())
     return await project_detail(project_id, p, state)
 
 

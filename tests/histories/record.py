@@ -95,6 +95,31 @@ async def not_selected(d: Drive) -> None:
     await d.do("concur", Role.PROVINCE_FINANCE)
 
 
+async def outside_actions(d: Drive) -> None:
+    """What Temporal's own actions do (domain.outside): a deadline signal sent by hand is
+    refused, a cancel request recorded and ignored, the API's sealed extension applied;
+    the project then closes at the extended deadline (R10)."""
+    from datetime import timedelta
+
+    from domain.decisions import DeadlineChange
+    from domain.stages import Stage
+    from services.projects import change_deadline
+
+    await d.do("submit")
+    forged = DeadlineChange(request_id="forged", actor=support.ACTORS[Role.PROVINCE],
+                            scope="batch", new_deadline=d.close_at + timedelta(days=30))
+    await d.handle.signal("change_deadline", forged)
+    await d.handle.cancel(reason="recorded: a cancel request")
+    new_close = d.close_at + timedelta(days=1)
+    await change_deadline(d.client, d.handle.id, DeadlineChange(
+        request_id="ext-recorded", actor=support.ACTORS[Role.PROVINCE], scope="batch",
+        new_deadline=new_close, reason="延期一天"))
+    await d.do("county_approve")
+    await d.advance_to(d.close_at + timedelta(minutes=1))
+    assert await d.stage() is Stage.CITY_REVIEW
+    await d.advance_to(new_close + timedelta(minutes=1))
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
     "complete_2026": ("2026", complete),
     "complete_2024": ("2024", complete_2024),
@@ -102,6 +127,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
     "removed_in_publicity_2026": ("2026", removed_in_publicity),
     "revoked_2026": ("2026", revoked),
     "not_selected_2026": ("2026", not_selected),
+    "outside_actions_2026": ("2026", outside_actions),
 }
 
 
