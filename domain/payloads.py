@@ -6,9 +6,11 @@ The API reuses these schemas, so its OpenAPI examples and the workflow agree.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.eligibility import ApplicationFacts
 
@@ -94,6 +96,36 @@ class AttachDocument(_Payload):
     filename: str = Field(default="", max_length=255)
 
 
+class NamedPenalty(_Payload):
+    """R18: a unit the province names in a revocation for fraud, and for how long."""
+
+    unit_code: str = Field(pattern=r"^[0-9A-HJ-NP-RTUWXY]{18}$", description="统一社会信用代码")
+    starts_on: date | None = Field(default=None, description="from (default: the decision's day)")
+    until: date | None = Field(default=None, description="until (inclusive); none: until lifted")
+    batch_ids: list[str] = Field(default=[], max_length=20,
+                                 description="only these batches (none: every batch)")
+    decision_ref: str | None = Field(default=None, max_length=200, description="处理决定文号")
+
+
+class Revoke(_Payload):
+    """Why a project is revoked. Only a revocation for fraud (弄虚作假) names penalties."""
+
+    grounds: Literal["fraud", "other"] = "other"
+    decision_ref: str = Field(default="", max_length=200, description="处理决定文号")
+    penalties: list[NamedPenalty] = Field(default=[], max_length=10)
+
+    @model_validator(mode="after")
+    def _penalties_need_fraud(self) -> Revoke:
+        if self.penalties and self.grounds != "fraud":
+            raise ValueError("only a revocation for fraud names penalties (R18)")
+        if any(not (n.decision_ref or self.decision_ref) for n in self.penalties):
+            raise ValueError("a penalty names its decision (decision_ref)")
+        if any(n.until is not None and n.starts_on is not None and n.until < n.starts_on
+               for n in self.penalties):
+            raise ValueError("a penalty ends after it starts")
+        return self
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "edit_application": EditApplication,
     "attach_document": AttachDocument,
@@ -105,6 +137,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "submit_archive": Archive,
     "pass_acceptance": Acceptance,
     "decide_subsidy": Subsidy,
+    "revoke": Revoke,
 }
 
 # Decisions that must say why: the applicant or the record needs the reason.

@@ -28,7 +28,8 @@ from models.units import Unit, UnitFactChange, UnitGroup, UnitPenalty
 
 __all__ = [
     "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
-    "Document", "EarlierWinner", "EarlierWinnerUnit", "HistoryArchive", "IdempotencyKey", "LocalDeadline", "Place", "Project",
+    "Document", "EarlierWinner", "EarlierWinnerUnit", "HistoryArchive", "IdempotencyKey",
+    "LocalDeadline", "Place", "Project",
     "ProjectDocument", "Recommendation",
     "Region", "Task", "Unit", "UnitFactChange", "UnitGroup", "UnitPenalty",
 ]
