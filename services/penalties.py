@@ -79,6 +79,16 @@ def _literal(key: str, value: Any) -> Any:
     return literal(value, type_=_penalty.c[key].type).label(key)
 
 
+def check_named_units(session: Session, payload: Mapping[str, Any]) -> None:
+    """Before a revocation is sent: the units it names must be registered (a penalty is
+    about a unit the registry knows)."""
+    for named in payload.get("penalties") or []:
+        code = named.get("unit_code", "")
+        if session.get(Unit, code) is None:
+            raise Refused(refusal("R18", RefusalKind.INPUT, f"处罚对象单位{code}尚未登记",
+                                  f"the unit {code} named for a penalty is not registered"))
+
+
 def check_penalties(db: Executor, codes: list[str], batch_id: str, today: date) -> Refusal | None:
     """R18 at submission: a unit under a penalty in force for this batch is refused."""
     rows = db.execute(select(_penalty, _unit.c.name).join(
