@@ -22,7 +22,7 @@ from activities.programme import ProgrammeActivities
 from activities.upkeep import UpkeepActivities
 from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
-from runtime.settings import Settings, settings
+from runtime.settings import Settings, refuse_demo_secret, settings
 from runtime.temporal import connect
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
@@ -56,6 +56,7 @@ def build_worker(
 
 async def main() -> None:
     cfg = settings()
+    refuse_demo_secret(cfg, "worker")
     configure_logging(cfg.log_format, cfg.log_level)
     client = await connect(cfg.temporal_address, cfg.temporal_namespace)
     await build_worker(client, db=worker_sessions(cfg)).run()

@@ -46,7 +46,7 @@ def start_worker(address: str, pg_url: str, queue: str = QUEUE) -> subprocess.Po
     and it does not share a GIL with the hundreds of clients driving the run."""
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": address,
            "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": queue,
-           "GONGFU_LOG_LEVEL": "warning"}
+           "GONGFU_LOG_LEVEL": "warning", "GONGFU_DEMO": "true"}
     return subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
