@@ -109,5 +109,4 @@ def members(session: Session, project_id: str) -> list[tuple[ConsortiumMember, s
     return [(m, name) for m, name in session.execute(
         select(ConsortiumMember, Unit.name)
         .join(Unit, Unit.credit_code == ConsortiumMember.unit_code)
-        .where(ConsortiumMember.project_id == project_id).order_by(ConsortiumMember.unit_code))
-        .tuples()]
+        .where(ConsortiumMember.project_id == project_id).order_by(ConsortiumMember.unit_code))]
