@@ -403,3 +403,30 @@ async def test_9_a_numeric_string_exp_is_refused(ts: Harness, http: httpx.AsyncC
                       algorithm="HS256")
     assert (await http.get("/projects", headers={"Authorization": f"Bearer {good}"})
             ).status_code == 200
+
+
+def test_7_gongfu_import_winners_loads_the_sample_file_idempotently(pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sample = root / "docs" / "samples" / "earlier-winners-2025-1.csv"
+    batch = f"2025-1-cli-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "GONGFU_DATABASE_URL": pg_url, "GONGFU_LOG_LEVEL": "warning"}
+
+    def gongfu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tools.cli", "import", *args], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    first = gongfu("winners", str(sample), "--batch", batch)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "created 4" in first.stdout
+    again = gongfu("winners", str(sample), "--batch", batch, "--json")
+    assert again.returncode == 0, again.stderr
+    import json
+
+    assert {r["status"] for r in json.loads(again.stdout)["rows"]} == {"unchanged"}
+    facts = gongfu("facts", str(root / "docs" / "samples" / "unit-facts.csv"))
+    assert facts.returncode == 0 and "updated 1" in facts.stdout, facts.stderr + facts.stdout

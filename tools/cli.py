@@ -208,10 +208,12 @@ def diagram(write: bool = typer.Option(False, help="rewrite docs/lifecycle.md"))
 
 
 def main() -> None:
+    from tools.import_cli import imports
     from tools.oversight_cli import audit, ops
 
     app.add_typer(ops, name="ops")
     app.add_typer(audit, name="audit")
+    app.add_typer(imports, name="import")
     app()
 
 
