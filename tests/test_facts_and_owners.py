@@ -253,6 +253,7 @@ async def test_6_a_revocation_for_fraud_records_a_penalty_that_refuses_later_sub
     d = await ts.start("2026")
     await d.do("submit")
     cheat = d.project.applicant_unit
+    scene = next(m.credit_code for m in d.project.consortium if m.role == "scene")
     pid = d.project.project_id
     r = await prov.post(f"/projects/{pid}/decisions/revoke", {
         "reason": "申报材料弄虚作假", "payload": {"grounds": "other", "penalties": [
@@ -265,9 +266,13 @@ async def test_6_a_revocation_for_fraud_records_a_penalty_that_refuses_later_sub
     r = await prov.post(f"/projects/{pid}/decisions/revoke", {
         "reason": "申报材料弄虚作假", "payload": {"grounds": "fraud",
                                          "decision_ref": "鲁工信〔2026〕17号",
-                                         "penalties": [{"unit_code": cheat}]}})
+                                         "penalties": [{"unit_code": cheat},
+                                                       {"unit_code": scene,
+                                                        "batch_ids": ["2027-1", "2027-2"]}]}})
     assert r.status_code == 200 and r.json()["stage"] == "revoked", r.text
     [penalty] = await _penalties(prov, cheat, 1)
+    [scene_penalty] = await _penalties(prov, scene, 1)
+    assert scene_penalty["batch_ids"] == ["2027-1", "2027-2"] and scene_penalty["until"] is None
     assert penalty["decision_ref"] == "鲁工信〔2026〕17号" and penalty["project_id"] == pid
     assert penalty["starts_on"] == datetime.now(SHANGHAI).date().isoformat()
     assert penalty["recorded_by"] == "prov-17" and penalty["lifted_at"] is None
@@ -430,3 +435,17 @@ def test_7_gongfu_import_winners_loads_the_sample_file_idempotently(pg_url: str)
     assert {r["status"] for r in json.loads(again.stdout)["rows"]} == {"unchanged"}
     facts = gongfu("facts", str(root / "docs" / "samples" / "unit-facts.csv"))
     assert facts.returncode == 0 and "updated 1" in facts.stdout, facts.stderr + facts.stdout
+
+
+def test_6_a_penalty_is_in_force_for_its_batches_or_its_period() -> None:
+    from datetime import date
+
+    from services.penalties import in_force
+
+    d = date(2026, 5, 1)
+    assert not in_force(d, None, [], "b", date(2026, 4, 30))  # not yet
+    assert in_force(d, None, [], "b", date(2030, 1, 1))  # until lifted
+    assert in_force(d, date(2027, 4, 30), [], "b", date(2027, 4, 30))
+    assert not in_force(d, date(2027, 4, 30), [], "b", date(2027, 5, 1))
+    assert in_force(d, None, ["2027-1"], "2027-1", date(2027, 3, 1))
+    assert not in_force(d, None, ["2027-1"], "2027-2", date(2027, 9, 1))
