@@ -27,7 +27,7 @@ from activities.upkeep import UpkeepActivities
 from domain import seal
 from runtime.db import make_engine, sessions
 from runtime.logging import configure_logging
-from runtime.settings import Settings, settings
+from runtime.settings import Settings, refuse_demo_secret, settings
 from runtime.temporal import connect_with
 from workflows import sandbox
 from workflows.project import ProjectWorkflow
@@ -72,6 +72,7 @@ DRAIN = timedelta(seconds=45)
 
 async def main() -> None:
     cfg = settings()
+    refuse_demo_secret(cfg, "worker")
     configure_logging(cfg.log_format, cfg.log_level)
     log = structlog.get_logger()
     client = await connect_with(cfg)  # TLS / mTLS / API key from the settings

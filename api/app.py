@@ -20,7 +20,7 @@ from api.middleware import Idempotency, RequestGuard, who_from_token
 from api.routers import batches, decisions, oversight, projects, units
 from api.state import AppState, StateDep
 from runtime.db import make_engine, sessions
-from runtime.settings import Settings, settings
+from runtime.settings import Settings, refuse_demo_secret, settings
 from runtime.temporal import connect_with
 
 DESCRIPTION = """
@@ -66,6 +66,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state is None:
             c = cfg or settings()
+            refuse_demo_secret(c, "API")
             client = await connect_with(c)
             db = sessions(make_engine(c.database_url, c.db_pool_size))
             app.state.gongfu = AppState(client=client, db=db, settings=c,
@@ -80,7 +81,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
 
     def who(scope: Scope) -> str | None:
         settings_ = scope["app"].state.gongfu.settings
-        return who_from_token(lambda t: decode_token(t, settings_.token_secret).user_id)(scope)
+        return who_from_token(lambda t: decode_token(t, settings_).user_id)(scope)
 
     app.add_middleware(Idempotency, who=who, db=lambda scope: scope["app"].state.gongfu.db)
     limits = state.settings if state is not None else (cfg or settings())

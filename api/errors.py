@@ -30,7 +30,7 @@ STATUS: dict[RefusalKind, int] = {
 }
 # What a 404 names, in both languages (the English message carries no Chinese noun).
 NOUNS: dict[str, str] = {"项目": "project", "批次": "batch", "单位": "unit", "城市": "city",
-                         "流程历史": "workflow history"}
+                         "流程历史": "workflow history", "处罚": "penalty"}
 
 
 class ErrorBody(BaseModel):

@@ -60,7 +60,10 @@ class CreateProject(BaseModel):
     batch_id: str = Field(min_length=1, max_length=64)
     task_code: str = Field(min_length=1, max_length=16)
     title: str = Field(min_length=2, max_length=200)
-    county_code: str = Field(pattern=r"^37\d{4}$", description="where the scene is implemented")
+    county_code: str | None = Field(
+        default=None, pattern=r"^37\d{4}$",
+        description="optional: the project belongs to the registered county of the unit the "
+                    "notice names (2024 the lead unit, 2026 the applicant); another is refused")
     consortium: list[MemberIn] = Field(default=[], max_length=3)
     application: ApplicationFacts = ApplicationFacts()
 

@@ -138,7 +138,8 @@ def spawn_worker(st: Stack, queue: str, *, floor: bool = False,
     settings (`python -m bench.floor`)."""
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": st.client.service_client.config.target_host,
            "GONGFU_DATABASE_URL": st.db_url, "GONGFU_TASK_QUEUE": queue,
-           "GONGFU_WORKER_MAX_CACHED_WORKFLOWS": str(cache), "GONGFU_LOG_LEVEL": "warning"}
+           "GONGFU_WORKER_MAX_CACHED_WORKFLOWS": str(cache), "GONGFU_LOG_LEVEL": "warning",
+           "GONGFU_DEMO": "true"}  # the worker alone: no tokens, the demo secret is fine
     module = "bench.floor" if floor else "tools.cli"
     args = [] if floor else ["worker"]
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,

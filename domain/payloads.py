@@ -7,9 +7,11 @@ from the same table, so its OpenAPI examples and the workflow agree.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.eligibility import ApplicationFacts
 
@@ -102,11 +104,6 @@ class Disbursement(_Payload):
     reference: str = Field(default="", max_length=100, description="payment reference")
 
 
-class Clawback(_Payload):
-    amount_cny: float | None = Field(default=None, ge=0, description="to reclaim")
-    due_days: int = Field(default=30, ge=1, le=365)
-
-
 class Repayment(_Payload):
     amount_cny: float = Field(gt=0)
 
@@ -154,3 +151,37 @@ class AttachDocument(_Payload):
     media_type: str = Field(default="", max_length=100)
     size: int = Field(default=0, ge=0)
     filename: str = Field(default="", max_length=255)
+
+
+class NamedPenalty(_Payload):
+    """R18: a unit the province names in a revocation for fraud, and for how long."""
+
+    unit_code: str = Field(pattern=r"^[0-9A-HJ-NP-RTUWXY]{18}$", description="统一社会信用代码")
+    starts_on: date | None = Field(default=None, description="from (default: the decision's day)")
+    until: date | None = Field(default=None, description="until (inclusive); none: until lifted")
+    batch_ids: list[str] = Field(default=[], max_length=20,
+                                 description="only these batches (none: every batch)")
+    decision_ref: str | None = Field(default=None, max_length=200, description="处理决定文号")
+
+
+class Revoke(_Payload):
+    """Why a project is revoked. Only a revocation for fraud (弄虚作假) names penalties."""
+
+    grounds: Literal["fraud", "other"] = "other"
+    decision_ref: str = Field(default="", max_length=200, description="处理决定文号")
+    penalties: list[NamedPenalty] = Field(default=[], max_length=10)
+    # In supervision (R18, rules 2): the subsidy to reclaim (default: what was paid) and
+    # the days given to return it.
+    reclaim_cny: float | None = Field(default=None, ge=0, description="to reclaim")
+    due_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _penalties_need_fraud(self) -> Revoke:
+        if self.penalties and self.grounds != "fraud":
+            raise ValueError("only a revocation for fraud names penalties (R18)")
+        if any(not (n.decision_ref or self.decision_ref) for n in self.penalties):
+            raise ValueError("a penalty names its decision (decision_ref)")
+        if any(n.until is not None and n.starts_on is not None and n.until < n.starts_on
+               for n in self.penalties):
+            raise ValueError("a penalty ends after it starts")
+        return self

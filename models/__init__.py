@@ -5,7 +5,15 @@ model, documents and decision records. The schema is created only by the migrati
 from models.archive import HistoryArchive
 from models.base import Base
 from models.idempotency import IdempotencyKey
-from models.programme import Batch, BatchCounting, CityQuota, LocalDeadline, Task
+from models.programme import (
+    Batch,
+    BatchCounting,
+    CityQuota,
+    EarlierWinner,
+    EarlierWinnerUnit,
+    LocalDeadline,
+    Task,
+)
 from models.projects import (
     ConsortiumMember,
     DecisionRow,
@@ -16,11 +24,12 @@ from models.projects import (
     Recommendation,
 )
 from models.reference import Region
-from models.units import Unit, UnitGroup
+from models.units import Unit, UnitFactChange, UnitGroup, UnitPenalty
 
 __all__ = [
     "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
-    "Document", "HistoryArchive", "IdempotencyKey", "LocalDeadline", "Place", "Project",
+    "Document", "EarlierWinner", "EarlierWinnerUnit", "HistoryArchive", "IdempotencyKey",
+    "LocalDeadline", "Place", "Project",
     "ProjectDocument", "Recommendation",
-    "Region", "Task", "Unit", "UnitGroup",
+    "Region", "Task", "Unit", "UnitFactChange", "UnitGroup", "UnitPenalty",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -71,3 +71,33 @@ class LocalDeadline(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
     deadline: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(String(64))
+
+
+class EarlierWinner(Base):
+    """A project selected in an earlier batch, imported from the province's list
+    (`gongfu import winners`, migration 0007): it has no workflow here, only the units
+    whose places it uses up in the batches that name its batch as counting (R2)."""
+
+    __tablename__ = "earlier_winner"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batch.id"), primary_key=True)
+    project_ref: Mapped[str] = mapped_column(String(64), primary_key=True)  # 项目编号
+    task_code: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class EarlierWinnerUnit(Base):
+    __tablename__ = "earlier_winner_unit"
+    __table_args__ = (
+        ForeignKeyConstraint(["batch_id", "project_ref"],
+                             ["earlier_winner.batch_id", "earlier_winner.project_ref"]),
+        Index("ix_earlier_winner_unit_unit_code", "unit_code"),
+    )
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("unit.credit_code"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))  # lead | scene | member

@@ -61,6 +61,13 @@ class ConsortiumMember(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), primary_key=True)
     unit_code: Mapped[str] = mapped_column(ForeignKey("unit.credit_code"), primary_key=True)
     role: Mapped[str] = mapped_column(String(8))  # lead | scene | member
+    # R20 (migration 0007): pending | confirmed | declined. A member other than the
+    # applicant confirms with its own token; a declined member takes no part (no place).
+    consent: Mapped[str] = mapped_column(String(16), default="confirmed",
+                                         server_default="confirmed")
+    consent_by: Mapped[str | None] = mapped_column(String(64))
+    consent_at: Mapped[datetime | None]
+    consent_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class Document(Base):
@@ -75,6 +82,8 @@ class Document(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime]
+    # What the bytes are, by `puremagic` (migration 0007), beside what the client declared.
+    sniffed_type: Mapped[str | None] = mapped_column(String(100))
 
 
 class ProjectDocument(Base):

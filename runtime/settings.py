@@ -10,6 +10,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The secret documented for the demo: anyone can sign tokens with it.
+DEMO_SEAL_SECRET = "gongfu-demo-seal-change-me-0123456789"
+DEMO_TOKEN_SECRET = "gongfu-demo-secret-change-me-0123456789"
+
 
 class Settings(BaseSettings):
     # Errors name the setting, never its value (the database URL and API key are secrets).
@@ -38,9 +42,19 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///data/gongfu.db", description="SQLAlchemy URL of the "
                               "programme database (postgresql+psycopg2://… in production)")
     db_pool_size: int = Field(10, description="connections per process to the database")
-    token_secret: str = Field("gongfu-demo-secret-change-me-0123456789", description="HS256 "
-                              "key that signs the officials' tokens; set a long random value")
-    seal_secret: SecretStr = Field(SecretStr("gongfu-demo-seal-change-me-0123456789"),
+    demo: bool = Field(False, description="demo mode: the API and the worker accept the "
+                       "documented demo token secret (`gongfu run` is always demo mode)")
+    token_secret: str = Field(DEMO_TOKEN_SECRET, description="HS256 key that signs the "
+                              "officials' tokens (demo, tests); set a long random value. "
+                              "Outside demo mode the API and worker refuse the demo value")
+    token_jwks_url: str | None = Field(None, description="the province's identity provider: "
+                                       "JWKS URL of its RS256 keys; when set, only its tokens "
+                                       "are accepted (HS256 is off)")
+    token_issuer: str | None = Field(None, description="with GONGFU_TOKEN_JWKS_URL: the "
+                                     "`iss` the tokens must carry")
+    token_audience: str | None = Field(None, description="with GONGFU_TOKEN_JWKS_URL: the "
+                                       "`aud` the tokens must carry")
+    seal_secret: SecretStr = Field(SecretStr(DEMO_SEAL_SECRET),
                                    description="HMAC key with which the API seals what it "
                                    "sends to the workflows beside decisions (deadline changes) "
                                    "and the workers check it; the same long random value in "
@@ -68,7 +82,8 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug | info | warning | error")
 
     @field_validator("temporal_tls_ca_path", "temporal_tls_cert_path", "temporal_tls_key_path",
-                     "temporal_tls_server_name", "temporal_api_key", mode="before")
+                     "temporal_tls_server_name", "temporal_api_key", "token_jwks_url",
+                     "token_issuer", "token_audience", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`GONGFU_TEMPORAL_TLS_CA_PATH=` (as compose passes an unset variable) means unset."""
@@ -97,6 +112,27 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("inconsistent Temporal TLS settings: " + "; ".join(problems))
         return self
+
+
+class DemoSecretRefused(RuntimeError):
+    """The process is not in demo mode and would trust the demo secret."""
+
+
+def refuse_demo_secret(cfg: Settings, what: str) -> None:
+    """Outside demo mode, a process that would trust tokens signed with the documented
+    demo secret does not start: anyone could sign themselves a province token."""
+    if not cfg.demo and not cfg.token_jwks_url and cfg.token_secret == DEMO_TOKEN_SECRET:
+        raise DemoSecretRefused(
+            f"{what} refuses to start: GONGFU_TOKEN_SECRET is the documented demo value. "
+            "Set a long random GONGFU_TOKEN_SECRET (or GONGFU_TOKEN_JWKS_URL for the "
+            "province's identity provider), or GONGFU_DEMO=true for a demo. / "
+            f"{what}拒绝启动：令牌密钥仍为公开的演示值，请设置随机密钥或身份提供方JWKS地址，"
+            "演示环境请设置 GONGFU_DEMO=true")
+    if not cfg.demo and cfg.seal_secret.get_secret_value() == DEMO_SEAL_SECRET:
+        raise DemoSecretRefused(
+            f"{what} refuses to start: GONGFU_SEAL_SECRET is the documented demo value. "
+            "Set the same long random GONGFU_SEAL_SECRET in the API and the worker, or "
+            f"GONGFU_DEMO=true for a demo. / {what}拒绝启动：签章密钥仍为公开的演示值")
 
 
 _NEEDS_TLS = ("temporal_tls_ca_path", "temporal_tls_cert_path", "temporal_tls_key_path",

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from domain.clock import SHANGHAI
 from domain.eligibility import (
     ApplicationFacts,
     Member,
@@ -45,6 +46,7 @@ from models import (
     BatchCounting,
     CityQuota,
     ConsortiumMember,
+    EarlierWinnerUnit,
     Place,
     Project,
     ProjectDocument,
@@ -54,6 +56,7 @@ from models import (
     UnitGroup,
 )
 from models.base import table_of
+from services.penalties import check_penalties
 
 PROVIDER_LIMIT = 3
 ENTERPRISE_LIMIT = 1
@@ -68,6 +71,7 @@ Executor = Session | Connection
 _project, _batch, _task, _unit = (table_of(Project), table_of(Batch), table_of(Task),
                                   table_of(Unit))
 _place, _member, _rec = table_of(Place), table_of(ConsortiumMember), table_of(Recommendation)
+_winner = table_of(EarlierWinnerUnit)
 _UNIT_FACTS = [_unit.c[name] for name in UnitFacts.model_fields]
 _APPLICATION = [_project.c[name] for name in ApplicationFacts.model_fields]
 # The project with what its submission is checked against: one round trip.
@@ -86,7 +90,8 @@ def members_of(db: Executor, project_id: str, applicant_code: str,
     """The consortium (the applicant alone when it applies without one), in credit-code
     order: the order every submission locks them in."""
     roles: dict[str, str] = dict(db.execute(
-        select(_member.c.unit_code, _member.c.role).where(_member.c.project_id == project_id)
+        select(_member.c.unit_code, _member.c.role).where(
+            _member.c.project_id == project_id, _member.c.consent != "declined")  # R20
     ).all())
     roles.setdefault(applicant_code, "lead")
     query = (select(*_UNIT_FACTS).where(_unit.c.credit_code.in_(roles))
@@ -106,12 +111,24 @@ def check_submission(db: Executor, project_id: str) -> Refusal | None:
         return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
                        f"project {project_id} is not registered")
     preset = PRESETS[PresetName(head.preset)]
+    pending = list(db.scalars(select(_member.c.unit_code).where(
+        _member.c.project_id == project_id, _member.c.consent == "pending",
+        _member.c.unit_code != head.applicant_code)))
+    if pending:  # R20: no place is claimed for a member that has not agreed
+        return refusal("R20", RefusalKind.RULE,
+                       f"联合体成员尚未确认参与（联合体协议）：{'、'.join(sorted(pending))}",
+                       "consortium members have not yet confirmed their participation: "
+                       + ", ".join(sorted(pending)))
     # Row locks on the units: the R2 serialization.
     members = members_of(db, project_id, head.applicant_code, lock=True)
     for m in members:
         problem = check_credit_code(m.unit.credit_code) or check_standing(m.unit)
         if problem:
             return problem
+    problem = check_penalties(db, [m.unit.credit_code for m in members], head.batch_id,
+                              datetime.now(SHANGHAI).date())
+    if problem:
+        return problem
     problem = check_consortium(members, preset)
     if problem:
         return problem
@@ -149,6 +166,12 @@ def _claim_places(db: Executor, project_id: str, batch_id: str,
                 (_place.c.batch_id == batch_id)
                 | (_place.c.batch_id.in_(counting) & _place.c.selected),
             ).group_by(_place.c.unit_code)).all())
+        # Winners of counting batches imported from the province's lists (no workflow).
+        for code, n in db.execute(
+                select(_winner.c.unit_code, func.count()).where(
+                    _winner.c.unit_code.in_(limited), _winner.c.batch_id.in_(counting))
+                .group_by(_winner.c.unit_code)).all():
+            used[code] = used.get(code, 0) + n
         for code, m in limited.items():
             limit, n = LIMITS[m.unit.kind], used.get(code, 0)
             if n + 1 > limit:

@@ -50,6 +50,7 @@ from domain.views import ProjectContent, ReadModelView
 from models import DecisionRow, Document, Project, ProjectDocument
 from models.base import table_of
 from services.limits import follow_state
+from services.penalties import follow_penalties
 
 _project = table_of(Project)
 _record = table_of(DecisionRow)
@@ -85,10 +86,11 @@ class Written:
 def one_statement(dialect: str, p: Projection) -> bool:
     """Whether `project_chained` may write this projection: PostgreSQL (a data-modifying
     WITH), a numbered projection with its head, records, and nothing but records and the
-    view to write (no content, no change of places)."""
+    view to write (no content, no change of places, no revocation: its R18 penalties are
+    written beside its record)."""
     return (dialect == "postgresql" and p.head is not None and p.number is not None
             and p.run_id is not None and bool(p.records) and p.content is None
-            and not p.places)
+            and not p.places and not any(r.action == "revoke" for r in p.records))
 
 
 @cache
@@ -191,6 +193,8 @@ def apply_projection(conn: Connection, p: Projection, *, authoritative: bool = F
         if new:
             conn.execute(insert(_record), new)
         written.inserted = [r["seq"] for r in new]
+        # R18: a revocation for fraud's penalties follow its record, in this transaction.
+        follow_penalties(conn, pid, new, replaced_from=first if written.removed else None)
     conn.execute(update(_project).where(_project.c.id == pid)
                  .values(**_view_values(p.view, upto, p)))
     if p.content is not None:

@@ -59,9 +59,14 @@ def ensure_unit(session: Session, facts: UnitFacts, group_name: str | None = Non
 
 
 def register_project(
-    session: Session, project: ProjectInput, application: ApplicationFacts | None = None
+    session: Session, project: ProjectInput, application: ApplicationFacts | None = None,
+    *, members_consent: bool = False,
 ) -> Project:
-    """The project row, written before the workflow starts; registering again is a no-op."""
+    """The project row, written before the workflow starts; registering again is a no-op.
+
+    `members_consent`: the members other than the applicant must still confirm their
+    participation (R20; the API's drafts). Programme data registered by trusted code
+    (the demo, tests, imports) is registered as agreed."""
     row = session.get(Project, project.project_id)
     if row is not None:
         return row
@@ -75,5 +80,7 @@ def register_project(
     session.add(row)
     session.flush()
     for m in project.consortium:
-        session.add(ConsortiumMember(project_id=row.id, unit_code=m.credit_code, role=m.role))
+        pending = members_consent and m.credit_code != project.applicant_unit
+        session.add(ConsortiumMember(project_id=row.id, unit_code=m.credit_code, role=m.role,
+                                     consent="pending" if pending else "confirmed"))
     return row

@@ -42,7 +42,8 @@ class Stack:
         return {**os.environ, "GONGFU_TEMPORAL_ADDRESS": self.address,
                 "GONGFU_DATABASE_URL": self.pg_url, "GONGFU_TASK_QUEUE": self.queue,
                 "GONGFU_TOKEN_SECRET": self.secret, "GONGFU_LOG_LEVEL": "warning",
-                "GONGFU_STORAGE_DIR": str(self.data_dir / "documents"), **extra}
+                "GONGFU_STORAGE_DIR": str(self.data_dir / "documents"),
+                "GONGFU_DEMO": "true", **extra}
 
     def start_worker(self, i: int = 0) -> None:
         self.workers[i] = subprocess.Popen(

@@ -22,6 +22,7 @@ from api.app import create_app
 from domain.clock import SHANGHAI
 from domain.project import payload_example
 from domain.roles import Role
+from models import UnitPenalty
 from tests import support
 from tests.api_support import token
 from tests.driver import Drive, Harness
@@ -43,6 +44,9 @@ def route_table() -> list[tuple[str, str, list[str]]]:
 
 
 ROUTES = [row for row in route_table() if row[2] != ["public"]]
+# Roles a route answers 404 even "inside": an expert sees units only through the projects
+# assigned to them (the project's detail), never in the unit registry (R19).
+NEVER_INSIDE: dict[tuple[str, str], set[Role]] = {("GET", "/units/{credit_code}"): {Role.EXPERT}}
 
 
 @dataclass
@@ -53,6 +57,8 @@ class World:
     applicant_unit: str
     stranger_unit: str
     expert: str
+    penalty_id: int
+    tag: str
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +73,17 @@ async def world(ts: Harness, http: httpx.AsyncClient) -> World:
                                         "kind": "service_provider", "region_code": "370202"},
                         headers=token("applicant", "stranger", "3702", stranger.credit_code))
     assert r.status_code == 200, r.text
+    with ts.db.begin() as s:  # an R18 penalty for the province to lift
+        row = UnitPenalty(unit_code=stranger.credit_code, project_id=d.project.project_id,
+                          decision_seq=1, decision_ref="矩阵测试〔2026〕1号",
+                          starts_on=datetime.now(SHANGHAI).date(), batch_ids=[],
+                          reason="矩阵测试", recorded_by="prov-x",
+                          recorded_at=datetime.now(SHANGHAI))
+        s.add(row)
+        s.flush()
+        penalty_id = row.id
     return World(d, d.project.project_id, d.project.batch.batch_id, d.project.applicant_unit,
-                 stranger.credit_code, expert)
+                 stranger.credit_code, expert, penalty_id, uuid.uuid4().hex[:6])
 
 
 def principal(role: Role, inside: bool, w: World) -> dict[str, str]:
@@ -110,7 +125,26 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
              "data": {"kind": "archive"}}, True, False),
         ("POST", "/units"): ({"url": url, "json_factory": _new_unit}, False, False),
         ("GET", "/units/{credit_code}"): (
-            {"url": url.replace("{credit_code}", w.applicant_unit)}, False, False),
+            {"url": url.replace("{credit_code}", w.applicant_unit)}, True, False),
+        ("PUT", "/units/{credit_code}/facts"): (
+            {"url": url.replace("{credit_code}", w.stranger_unit),
+             "json": {"reason": "矩阵测试", "abnormal_operation": False}}, False, False),
+        ("POST", "/units/import"): (
+            {"url": url, "files": {"file": ("认定清单.csv", (
+                "统一社会信用代码,省属国企\n" f"{w.stranger_unit},否\n").encode(), "text/csv")}},
+            False, False),
+        ("POST", "/batches/{batch_id}/winners"): (
+            {"url": f"/batches/matrix-{w.tag}-2025-1/winners", "files": {"file": (
+                "入围名单.csv", ("项目编号,任务编号,项目名称,统一社会信用代码,角色\n"
+                              f"M-1,T1,矩阵往期项目,{w.stranger_unit},牵头\n").encode(),
+                "text/csv")}}, False, False),
+        ("POST", "/penalties/{penalty_id}/lift"): (
+            {"url": f"/penalties/{w.penalty_id}/lift",
+             "json": {"reason": "矩阵测试", "decision_ref": "矩阵测试〔2026〕2号"}}, False, False),
+        ("GET", "/projects/{project_id}/consortium"): ({"url": url}, True, False),
+        ("POST", "/projects/{project_id}/consortium/{credit_code}/consent"): (
+            {"url": url.replace("{credit_code}", w.applicant_unit), "json": {"agree": True}},
+            True, False),
         ("POST", "/units/{credit_code}/flag"): (
             {"url": url.replace("{credit_code}", w.stranger_unit), "json": {"reason": "测试"}},
             False, False),
@@ -191,6 +225,8 @@ async def test_route_authorization(method: str, path: str, roles: list[str], wor
             status, rule = verdict(r, per_item)
             if role.value not in roles:
                 ok = status == 403 and rule == "ROLE"
+            elif role in NEVER_INSIDE.get((method, path), ()):
+                ok = status == 404 and rule == "NOT_FOUND"
             elif inside or not targets:
                 ok = not (status in (401, 403, 404) and rule in API_RULES)
             else:
@@ -205,3 +241,17 @@ def test_matrix_covers_every_route_and_role() -> None:
     assert len(ROUTES) == len(app_routes) - 1  # all but /health
     cells = sum(len(ROLES) * 2 - len(SEE_ALL) for _ in ROUTES)
     assert cells >= 40 * 14
+
+
+async def test_unit_visibility(world: World, http: httpx.AsyncClient) -> None:
+    """R19: a unit is seen by itself, by officials with jurisdiction over a project it takes
+    part in, and by the province, finance, auditors and operators; experts and everyone
+    else get 404 (its existence is not leaked)."""
+    url = f"/units/{world.applicant_unit}"
+    for role in ROLES:
+        for inside in (True, False):
+            r = await http.get(url, headers=principal(role, inside, world))
+            visible = role in SEE_ALL or (inside and role is not Role.EXPERT)
+            assert r.status_code == (200 if visible else 404), (role, inside, r.text)
+            if not visible:
+                assert r.json()["rule"] == "NOT_FOUND" and "flagged_by_province" not in r.text

@@ -102,7 +102,7 @@ async def test_uploads_dedupe_and_refuse_bad_files(ts: Harness, http: httpx.Asyn
     content = f"%PDF-1.4 {uuid.uuid4()}".encode()
 
     async def upload(data: bytes, media: str, kind: str = "proof") -> httpx.Response:
-        return await http.post(url, files={"file": ("f", data, media)}, data={"kind": kind},
+        return await http.post(url, files={"file": ("f.pdf", data, media)}, data={"kind": kind},
                                headers=applicant.headers)
 
     first, second = await upload(content, "application/pdf"), await upload(content,

@@ -39,9 +39,10 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
                                          "year": 2026, "preset": "2026",
                                          "close_at": close.isoformat(), "quotas": {CITY: 3}})
     assert r.status_code == 201, r.text
-    for u in (lead, scene):
-        r = await applicant.post("/units", {"credit_code": u.credit_code, "name": u.name,
-                                            "kind": u.kind, "region_code": COUNTY})
+    scene_owner = Caller(http, token("applicant", f"scene-{tag}", CITY, scene.credit_code))
+    for u, owner in ((lead, applicant), (scene, scene_owner)):  # each unit registers itself
+        r = await owner.post("/units", {"credit_code": u.credit_code, "name": u.name,
+                                        "kind": u.kind, "region_code": COUNTY})
         assert r.status_code == 200, r.text
     r = await applicant.post("/projects", {
         "batch_id": batch_id, "task_code": "T3", "title": "生产制造大模型应用",
@@ -60,6 +61,11 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
     assert r.status_code == 200 and r.json()["new"], r.text
     report = r.json()["sha256"]
 
+    r = await applicant.post(f"/projects/{pid}/decisions/submit", {"reason": "提交"})
+    assert r.status_code == 409 and r.json()["rule"] == "R20", r.text  # the scene unit agrees
+    r = await scene_owner.post(f"/projects/{pid}/consortium/{scene.credit_code}/consent",
+                               {"agree": True, "note": "已签订联合体协议"})
+    assert r.status_code == 200 and r.json()["consent"] == "confirmed", r.text
     out = await applicant.decide(pid, "submit", key="submit-1")
     assert out["stage"] == "county_review" and out["allowed_for_me"] == ["withdraw"]
     await county.decide(pid, "county_approve", key="ca-1")

@@ -46,7 +46,7 @@ def start_worker(address: str, pg_url: str, queue: str = QUEUE) -> subprocess.Po
     and it does not share a GIL with the hundreds of clients driving the run."""
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": address,
            "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": queue,
-           "GONGFU_LOG_LEVEL": "warning"}
+           "GONGFU_LOG_LEVEL": "warning", "GONGFU_DEMO": "true"}
     return subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -325,7 +325,8 @@ def start_api(ts: Harness, pg_url: str, port: int, storage: Path) -> subprocess.
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": ts.env.client.service_client.config.target_host,
            "GONGFU_DATABASE_URL": pg_url, "GONGFU_TASK_QUEUE": TS_QUEUE,
            "GONGFU_TOKEN_SECRET": SETTINGS.token_secret, "GONGFU_API_PORT": str(port),
-           "GONGFU_STORAGE_DIR": str(storage), "GONGFU_LOG_LEVEL": "warning"}
+           "GONGFU_STORAGE_DIR": str(storage), "GONGFU_LOG_LEVEL": "warning",
+           "GONGFU_DEMO": "true"}
     return subprocess.Popen([sys.executable, "-m", "tools.cli", "api"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -358,7 +358,8 @@ async def test_the_cli_and_the_worker_processes_connect_with_the_tls_settings(
                "GONGFU_TEMPORAL_TLS_CERT_PATH": str(pki.client_cert),
                "GONGFU_TEMPORAL_TLS_KEY_PATH": str(pki.client_key),
                "GONGFU_TEMPORAL_TLS_SERVER_NAME": "temporal-frontend",
-               "GONGFU_TASK_QUEUE": "tls-worker", "GONGFU_LOG_FORMAT": "json"}
+               "GONGFU_TASK_QUEUE": "tls-worker", "GONGFU_LOG_FORMAT": "json",
+               "GONGFU_DEMO": "true"}
 
         async def gongfu(*args: str, **extra: str) -> tuple[int, str]:
             proc = await asyncio.create_subprocess_exec(

@@ -141,11 +141,16 @@ def api() -> None:
     import uvicorn
 
     from api.app import create_app
+    from runtime.settings import refuse_demo_secret
 
     cfg = settings()
     configure_logging(cfg.log_format, cfg.log_level)
-    _finish(lambda: uvicorn.run(create_app(), host=cfg.api_host, port=cfg.api_port,
-                                log_level="warning"))
+
+    def serve() -> None:
+        refuse_demo_secret(cfg, "API")
+        uvicorn.run(create_app(), host=cfg.api_host, port=cfg.api_port, log_level="warning")
+
+    _finish(serve)
 
 
 async def _serve_api(client: object, db: object, cfg: object) -> str:
@@ -204,10 +209,12 @@ def diagram(write: bool = typer.Option(False, help="rewrite docs/lifecycle.md"))
 
 
 def main() -> None:
+    from tools.import_cli import imports
     from tools.oversight_cli import audit, ops
 
     app.add_typer(ops, name="ops")
     app.add_typer(audit, name="audit")
+    app.add_typer(imports, name="import")
     app()
 
 

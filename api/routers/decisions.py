@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field, create_model
+from starlette.concurrency import run_in_threadpool
 
 from api.access import check_visible
 from api.auth import Principal, PrincipalDep
@@ -24,6 +25,7 @@ from domain.actions import Action
 from domain.decisions import Decision, request_id_of
 from domain.lifecycle import ACTION_LABELS_ZH, DECISIONS, MOVES, payload_example
 from domain.roles import Role
+from services.penalties import check_named_units
 from services.projects import decide
 
 router = APIRouter(tags=["decisions 决定"])
@@ -79,11 +81,18 @@ async def run_decision(
                         f"the decision's payload is too large (at most "
                         f"{MAX_PAYLOAD_BYTES // 1024} KB)")
     await check_visible(state.db, p, project_id)
+    if action == "revoke" and payload.get("penalties"):  # R18: the named units are known
+        await run_in_threadpool(_check_named, state, payload)
     decision = Decision(request_id=rid, action=action, actor=p.actor, reason=reason,
                         evidence=evidence, payload=payload)
     outcome = await decide(state.client, project_id, decision)
     return DecisionResponse(**outcome.model_dump(), project_id=project_id,
                             allowed_for_me=outcome.allowed.get(p.role.value, []))
+
+
+def _check_named(state: AppState, payload: dict[str, Any]) -> None:
+    with state.db() as session:
+        check_named_units(session, payload)
 
 
 def _camel(action: str) -> str:

@@ -30,20 +30,14 @@ from domain.decisions import Actor, DeadlineChange
 from domain.eligibility import check_credit_code
 from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
-from models import Batch, Document, LocalDeadline, Project, Region, Task, Unit
+from models import Batch, Document, LocalDeadline, Project, Task, Unit
+from services.consortium import derive_region
+from services.documents import MEDIA_TYPES, check_upload
 from services.projects import change_deadline, handle_for, start_project
 from services.registry import register_project
 from workflows.project import ProjectWorkflow
 
 router = APIRouter(tags=["projects 项目"])
-
-MEDIA_TYPES = {
-    "application/pdf", "application/ofd", "image/jpeg", "image/png", "application/zip",
-    "application/msword", "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
 
 def policy_of(batch: Batch) -> BatchPolicy:
     return BatchPolicy.model_validate({
@@ -68,10 +62,6 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
             raise not_found("批次", body.batch_id)
         if s.get(Task, (batch.id, body.task_code)) is None:
             raise bad_input(f"本批次没有任务{body.task_code}", f"no task {body.task_code}")
-        county = s.get(Region, body.county_code)
-        if county is None or county.level != "county" or county.parent_code is None:
-            raise bad_input(f"未知的县级行政区划代码：{body.county_code}",
-                            f"unknown county code {body.county_code}")
         members = {m.credit_code: m.role for m in body.consortium}
         members.setdefault(p.unit_code, "lead")
         for code in members:
@@ -81,17 +71,22 @@ async def create_project(body: CreateProject, p: PrincipalDep, state: StateDep,
             if s.get(Unit, code) is None:
                 raise bad_input(f"单位{code}尚未登记，请先登记单位信息",
                                 f"unit {code} is not registered; register it first")
+        # R19: the project belongs to the region of the unit the notice names.
+        city_code, county_code = derive_region(
+            s, preset=batch.preset, applicant_code=p.unit_code, members=members,
+            requested_county=body.county_code)
         names = {u.credit_code: u.name for u in s.scalars(
             select(Unit).where(Unit.credit_code.in_(members)))}
         project = ProjectInput(
             project_id=project_id, title=body.title, batch=policy_of(batch),
-            task_code=body.task_code, city_code=county.parent_code,
-            county_code=body.county_code, applicant_unit=p.unit_code,
+            task_code=body.task_code, city_code=city_code,
+            county_code=county_code, applicant_unit=p.unit_code,
             consortium=[ConsortiumMember(credit_code=c, name=names[c], role=r)
                         for c, r in members.items()],
             application=body.application,
         )
-        register_project(s, project, body.application)
+        # R20: the other members confirm with their own tokens before submission.
+        register_project(s, project, body.application, members_consent=True)
         local = list(s.scalars(select(LocalDeadline).where(
             LocalDeadline.batch_id == batch.id,
             LocalDeadline.region_code.in_([project.city_code, project.county_code]))))
@@ -187,7 +182,7 @@ async def upload_document(
         raise bad_input("文件名不能含有路径分隔符或控制字符，且不超过255个字符",
                         "the file name must not contain path separators or control "
                         "characters, and is at most 255 characters")
-    media_type = (file.content_type or "").split(";")[0].strip()
+    media_type = (file.content_type or "").split(";")[0].strip().lower()
     if media_type not in MEDIA_TYPES:
         raise bad_input(f"不支持的文件类型：{media_type or '未知'}",
                         f"unsupported media type {media_type or 'unknown'}")
@@ -199,12 +194,15 @@ async def upload_document(
                         f"the file exceeds {state.settings.max_document_mb} MB")
     if not data:
         raise bad_input("文件为空", "the file is empty")
+    # The bytes must be what the client says they are, by content and by name.
+    sniffed = check_upload(data, filename, media_type)
     digest = hashlib.sha256(data).hexdigest()
     view = await handle_for(state.client, project_id).query(ProjectWorkflow.view)
     if any(d.sha256 == digest and d.kind == kind for d in view.documents):
         return DocumentOut(sha256=digest, size=len(data), media_type=media_type, kind=kind,
                            new=False)
-    await run_in_threadpool(store_document, state, data, digest, media_type, p.user_id)
+    await run_in_threadpool(store_document, state, data, digest, media_type, p.user_id,
+                            sniffed)
     await run_decision(state, p, project_id, "attach_document", "", [], {
         "sha256": digest, "kind": kind, "media_type": media_type, "size": len(data),
         "filename": filename}, request_id(p, key))
@@ -212,7 +210,7 @@ async def upload_document(
 
 
 def store_document(state: AppState, data: bytes, digest: str, media_type: str,
-                   user_id: str) -> None:
+                   user_id: str, sniffed_type: str | None = None) -> None:
     """The bytes, once, under their sha256 (the same file uploaded twice is one)."""
     key = f"{digest[:2]}/{digest[2:4]}/{digest}"
     path = state.settings.storage_dir / key
@@ -225,4 +223,5 @@ def store_document(state: AppState, data: bytes, digest: str, media_type: str,
             tmp.write_bytes(data)
             tmp.replace(path)
         s.add(Document(sha256=digest, size=len(data), media_type=media_type, storage_key=key,
-                       uploaded_by=user_id, uploaded_at=datetime.now(UTC)))
+                       uploaded_by=user_id, uploaded_at=datetime.now(UTC),
+                       sniffed_type=sniffed_type))

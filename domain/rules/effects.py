@@ -187,9 +187,9 @@ def _start_supervision(data: ProjectData, h: Happening) -> None:
 def revoke(data: ProjectData, d: Decision, h: Happening) -> None:
     data.subsidy_to_reclaim = data.subsidy_amount_cny is not None  # R18
     if data.rules >= 2 and data.stage is Stage.CLAWBACK:
-        claw = p.Clawback.model_validate(d.payload)
+        claw = p.Revoke.model_validate(d.payload)
         paid = data.disbursement.amount_cny if data.disbursement else None
-        amount = claw.amount_cny if claw.amount_cny is not None else (paid or 0)
+        amount = claw.reclaim_cny if claw.reclaim_cny is not None else (paid or 0)
         data.clawback = ClawbackState(amount_cny=amount,
                                       due_at=h.now + timedelta(days=claw.due_days))
 
