@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.refusals import Refusal, RefusalKind, Refused, describe_error, refusal
+from domain.refusals import NotFound, Refusal, RefusalKind, Refused, describe_error, refusal
 from domain.roles import Role
 
 STATUS: dict[RefusalKind, int] = {
@@ -113,6 +113,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(_: Request, exc: Refused) -> JSONResponse:
         return _body(STATUS[exc.refusal.kind], exc.refusal)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        error = not_found(exc.what, exc.key)
+        return _body(error.status, error.refusal)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

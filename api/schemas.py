@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 from domain.clock import Instant
 from domain.decisions import DecisionOutcome, DecisionRecord
 from domain.eligibility import ApplicationFacts
-from domain.stages import Stage
 from domain.views import ProjectView
+from services.decisions import BulkResult as BulkResult
 
 T = TypeVar("T")
 
@@ -20,6 +20,11 @@ class DecisionResponse(DecisionOutcome):
 
     project_id: str
     allowed_for_me: list[str]
+
+    @classmethod
+    def of(cls, outcome: DecisionOutcome, project_id: str, role: str) -> DecisionResponse:
+        return cls(**outcome.model_dump(), project_id=project_id,
+                   allowed_for_me=outcome.allowed.get(role, []))
 
 
 class ProjectDetail(BaseModel):
@@ -99,16 +104,6 @@ class BulkItem(BaseModel):
 
 class BulkRequest(BaseModel):
     items: list[BulkItem] = Field(min_length=1, max_length=500)
-
-
-class BulkResult(BaseModel):
-    project_id: str
-    ok: bool
-    status: int
-    stage: Stage | None = None
-    rule: str | None = None
-    message_zh: str | None = None
-    message_en: str | None = None
 
 
 class RankedItem(BaseModel):

@@ -5,7 +5,7 @@ city and its finance bureau the city's), an applicant its own unit's (a consorti
 member sees the project; only the applicant decides), an expert the projects assigned
 to them; the province, the provincial finance department, auditors and operators see
 all, and the last two decide nothing. `scope_of` is the rule; `sees` and `may_decide`
-apply it to one project in memory, and `api.access.restrict` applies the same scope to
+apply it to one project in memory, and `services.jurisdiction.restrict` applies the same scope to
 an SQL query (a test checks that the two agree).
 """
 
@@ -73,6 +73,11 @@ class Place:
     applicant_unit: str
     member_units: frozenset[str] = frozenset()
     experts: Collection[str] = field(default_factory=frozenset)
+
+
+def covers_region(who: Person, region_code: str) -> bool:
+    """The person's region contains this one (37 ⊃ 3701 ⊃ 370102)."""
+    return region_code.startswith(who.region)
 
 
 def sees(who: Person, place: Place) -> bool:

@@ -451,6 +451,12 @@ BULK_ACTIONS: tuple[Action, ...] = tuple(a for a, spec in DECISIONS.items() if s
 ACTION_LABELS_ZH: dict[str, str] = {a.value: spec.label_zh for a, spec in DECISIONS.items()}
 
 
+def roles_of(action: str) -> frozenset[Role]:
+    """Who may make the decision in any preset and rules version (a project checks its
+    own)."""
+    return frozenset(r for m in MOVES if m.trigger == action for r in m.roles)
+
+
 def spec_of(action: str) -> DecisionSpec | None:
     """The decision's entry, or None for a name that is no decision."""
     try:

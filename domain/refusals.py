@@ -47,6 +47,15 @@ class Refusal(BaseModel):
         return f"[{self.rule}] {self.message_zh} / {self.message_en}"
 
 
+class NotFound(LookupError):
+    """Something the caller asked for does not exist, or is outside their jurisdiction
+    (the two are not told apart). `what` is the Chinese noun (api.errors.NOUNS)."""
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key}")
+        self.what, self.key = what, key
+
+
 class Refused(Exception):
     """Raised by pure code; the workflow converts it to an ApplicationError."""
 

@@ -5,9 +5,23 @@ with the document."""
 
 from __future__ import annotations
 
-import puremagic
+import asyncio
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
 
+import puremagic
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from domain.actions import Action
+from domain.decisions import Actor
 from domain.refusals import RefusalKind, Refused, refusal
+from models import Document
+from services.decisions import make_decision
+from services.projects import handle_for
+from workflows.project import ProjectWorkflow
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,3 +79,51 @@ def check_upload(data: bytes, filename: str, declared: str) -> str:
                       f"the file's content does not match the declared type {declared} "
                       f"(its bytes look like: {found[0] if found else 'nothing recognised'})")
     return match
+
+
+class Stored(BaseModel):
+    sha256: str
+    size: int
+    media_type: str
+    kind: str
+    new: bool
+
+
+def _store(db: sessionmaker[Session], storage_dir: Path, data: bytes, digest: str,
+           media_type: str, user_id: str, sniffed_type: str | None) -> None:
+    """The bytes, once, under their sha256 (the same file uploaded twice is one)."""
+    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
+    path = storage_dir / key
+    with db.begin() as s:
+        if s.get(Document, digest) is not None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        s.add(Document(sha256=digest, size=len(data), media_type=media_type, storage_key=key,
+                       uploaded_by=user_id, uploaded_at=datetime.now(UTC),
+                       sniffed_type=sniffed_type))
+
+
+async def upload(*, client: Client, db: sessionmaker[Session], storage_dir: Path,
+                 project_id: str, actor: Actor, data: bytes, filename: str,
+                 media_type: str, kind: str, request_id: str) -> Stored:
+    """Store the bytes (checked to be what they claim), then attach them to the project as
+    its workflow's decision `attach_document`, which refuses application documents once
+    the application is frozen (R11) or the applicant's deadline has passed."""
+    sniffed = check_upload(data, filename, media_type)
+    digest = hashlib.sha256(data).hexdigest()
+    view = await handle_for(client, project_id).query(ProjectWorkflow.view)
+    if any(d.sha256 == digest and d.kind == kind for d in view.documents):
+        return Stored(sha256=digest, size=len(data), media_type=media_type, kind=kind,
+                      new=False)
+    await asyncio.to_thread(_store, db, storage_dir, data, digest, media_type,
+                            actor.user_id, sniffed)
+    await make_decision(client=client, db=db, project_id=project_id,
+                        action=Action.ATTACH_DOCUMENT, actor=actor, reason="", evidence=[],
+                        payload={"sha256": digest, "kind": kind, "media_type": media_type,
+                                 "size": len(data), "filename": filename},
+                        request_id=request_id)
+    return Stored(sha256=digest, size=len(data), media_type=media_type, kind=kind, new=True)

@@ -19,6 +19,7 @@ from audit.chain import GENESIS, record_values, seal
 from domain import search_attributes as sa
 from domain.clock import Instant
 from models import DecisionRow, Project
+from services import visibility
 
 
 class StageCount(BaseModel):
@@ -36,13 +37,8 @@ class DeadlineRow(BaseModel):
     missed: bool
 
 
-def _query(batch_id: str | None, extra: str = "") -> str:
-    parts = ["WorkflowType = 'ProjectWorkflow'"]
-    if batch_id:
-        parts.append(f"{sa.BATCH.name} = '{batch_id.replace(chr(39), '')}'")
-    if extra:
-        parts.append(extra)
-    return " AND ".join(parts)
+def _query(batch_id: str | None) -> str:
+    return visibility.projects(batch_id=batch_id or None)
 
 
 async def stage_counts(client: Client, batch_id: str | None = None) -> list[StageCount]:
@@ -60,10 +56,9 @@ async def deadlines(client: Client, within: timedelta, batch_id: str | None = No
     """Open projects whose next deadline is within `within`, or already passed (missed:
     the timer should have fired; the workflow may be stuck)."""
     now = now or datetime.now(UTC)
-    horizon = (now + within).isoformat()
     out = []
-    query = _query(batch_id, f"ExecutionStatus = 'Running' AND {sa.NEXT_DEADLINE.name} <= "
-                             f"'{horizon}'")
+    query = visibility.projects(batch_id=batch_id or None, running=True,
+                                deadline_before=now + within)
     async for wf in client.list_workflows(query):
         attrs = wf.typed_search_attributes
         due = attrs.get(sa.NEXT_DEADLINE)
@@ -107,7 +102,7 @@ async def stuck(client: Client, min_activity_attempts: int = 3,
                              what="流程已在本计划之外关闭 / workflow closed outside the "
                                   "programme",
                              error=closed.summary()))
-    async for wf in client.list_workflows(_query(None, "ExecutionStatus = 'Running'")):
+    async for wf in client.list_workflows(visibility.projects(running=True)):
         handle = client.get_workflow_handle(wf.id)
         raw = (await handle.describe()).raw_description
         if raw.pending_workflow_task.attempt >= 2:
@@ -227,8 +222,8 @@ async def archives_overdue(client: Client, batch_id: str | None = None) -> list[
     from workflows.project import ProjectWorkflow
 
     out = []
-    query = _query(batch_id, f"ExecutionStatus = 'Running' AND {sa.STAGE.name} = "
-                             "'implementation'")
+    query = visibility.projects(batch_id=batch_id or None, running=True,
+                                stage="implementation")
     async for wf in client.list_workflows(query):
         view = await client.get_workflow_handle(wf.id).query(ProjectWorkflow.view)
         if view.archives_overdue:

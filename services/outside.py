@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from audit.history import ClosedOutside, closed_outside
 from domain.outside import CLOSED_OUTSIDE
 from models import Project
+from services import visibility
 
 __all__ = ["CLOSED_STATUSES", "ClosedOutside", "closed_outside", "find", "mark"]
 
@@ -30,9 +31,7 @@ CLOSED_STATUSES = {
     WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
 }
 # Visibility query for them (the current and former runs alike: `find` keeps the current).
-CLOSED_QUERY = ("WorkflowType = 'ProjectWorkflow' AND (" + " OR ".join(
-    f"ExecutionStatus = '{name}'" for name in ("Terminated", "Canceled", "Failed", "TimedOut"))
-    + ")")
+CLOSED_QUERY = visibility.projects(statuses=visibility.CLOSED_BY_TEMPORAL)
 
 
 async def find(client: Client, workflow_id: str) -> ClosedOutside | None:

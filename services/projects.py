@@ -31,6 +31,7 @@ from domain.decisions import DeadlineChange, Decision, DecisionOutcome, Decision
 from domain.refusals import Refusal, Refused
 from domain.stages import Stage
 from domain.views import EndInfo
+from services import visibility
 from workflows.project import REFUSED, ProjectWorkflow
 
 
@@ -99,8 +100,7 @@ async def decide(client: Client, project_id: str, decision: Decision) -> Decisio
 
 
 async def open_projects(client: Client, batch_id: str) -> AsyncIterator[str]:
-    query = f"{sa.BATCH.name} = '{batch_id}' AND ExecutionStatus = 'Running'"
-    async for wf in client.list_workflows(query):
+    async for wf in client.list_workflows(visibility.projects(batch_id=batch_id, running=True)):
         yield wf.id
 
 

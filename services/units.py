@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 
 from domain.decisions import Actor
 from domain.eligibility import check_credit_code
+from domain.jurisdiction import Scope, covers_region, scope_of
 from domain.refusals import RefusalKind, Refused, refusal
 from domain.roles import Role
 from models import ConsortiumMember, Project, Region, Unit, UnitFactChange, UnitGroup
+from services.jurisdiction import restrict
 
 log = structlog.get_logger()
 
@@ -40,8 +42,6 @@ PRIVILEGED: dict[str, str] = {
     "against_industrial_policy": "不符合产业政策", "flagged_by_province": "省工信厅标记",
 }
 OWN_FIELDS = ("name", "kind")
-# Who sees every unit (the province states their facts; the others oversee or audit).
-SEE_ALL = frozenset({Role.PROVINCE, Role.PROVINCE_FINANCE, Role.AUDITOR, Role.OPERATOR})
 
 
 class UnitRegistration(BaseModel):
@@ -110,7 +110,7 @@ def record_change(session: Session, *, unit_code: str, field: str, old: Any, new
 
 
 def _official_covers(who: Actor, region_code: str) -> bool:
-    return who.role in (Role.COUNTY, Role.CITY) and region_code.startswith(who.region)
+    return who.role in (Role.COUNTY, Role.CITY) and covers_region(who, region_code)
 
 
 def _check_region(session: Session, region_code: str) -> None:
@@ -281,19 +281,17 @@ def can_see(session: Session, who: Actor, code: str) -> bool:
     """A unit is seen by itself, by officials with jurisdiction over a project it takes
     part in, and by the province, finance, auditors and operators. Experts see units only
     through the projects assigned to them (the project's detail)."""
-    if who.role in SEE_ALL:
+    scope = scope_of(who.role)
+    if scope is Scope.ALL:
         return True
-    if who.role is Role.APPLICANT:
+    if scope is Scope.UNIT:
         return who.unit_code == code
-    if who.role is Role.COUNTY:
-        where = Project.county_code == who.region
-    elif who.role in (Role.CITY, Role.CITY_FINANCE):
-        where = Project.city_code == who.region
-    else:
+    if scope not in (Scope.COUNTY, Scope.CITY):
         return False
     member = select(ConsortiumMember.project_id).where(ConsortiumMember.unit_code == code)
-    return session.scalar(select(Project.id).where(
-        where, or_(Project.applicant_code == code, Project.id.in_(member))).limit(1)) is not None
+    query = restrict(select(Project.id), who).where(
+        or_(Project.applicant_code == code, Project.id.in_(member)))
+    return session.scalar(query.limit(1)) is not None
 
 
 def history(session: Session, code: str) -> list[UnitFactChange]:

@@ -56,6 +56,10 @@ def batch(
     preset: str, close_at: datetime, *, calendar: CalendarAdjustments | None = None,
     batch_id: str | None = None, **kw: Any,
 ) -> BatchPolicy:
+    """A test batch. Supervision after completion (R18) lasts 0 years here unless asked:
+    a lifecycle test's project completes at disbursement (tests/test_rules_v2.py and the
+    supervision tests ask for years)."""
+    kw.setdefault("supervision_years", 0)
     return BatchPolicy(
         batch_id=batch_id or f"batch-{preset}-{uuid.uuid4().hex[:6]}",
         name=f"{preset} 测试批次", year=int(preset), preset=PresetName(preset),

@@ -104,19 +104,26 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
                               "payload": {"title": "第一期过程档案"}})
     assert r.status_code == 200, r.text
     await applicant.decide(pid, "request_early_acceptance", reason="已具备验收条件")
+    accepted = await province.decide(pid, "accept_early_acceptance", reason="同意提前验收")
+    assert accepted["stage"] == "final_acceptance"  # R16 (2026): on request, if accepted
     await province.decide(pid, "pass_acceptance", {"verified_investment_cny": 2_900_000})
     await province.decide(pid, "decide_subsidy", {"amount_cny": 1_000_000})
     await prov_fin.decide(pid, "concur")
-    done = await province.decide(pid, "record_disbursement", reason="已拨付至服务商")
-    assert done["stage"] == "completed"
+    done = await province.decide(pid, "record_disbursement", {"amount_cny": 1_000_000,
+                                                              "reference": "鲁财拨1号"},
+                                 reason="已拨付至服务商")
+    assert done["stage"] == "supervision"  # R18: open to revocation for the period
+    ends = (await province.get(f"/projects/{pid}")).json()["view"]["supervision_ends_at"]
+    await advance_to(ts, pid, datetime.fromisoformat(ends) + timedelta(minutes=1))
+    await _wait_stage(applicant, pid, "completed")
 
     detail = (await auditor.get(f"/projects/{pid}")).json()
-    assert detail["view"]["end"]["rule"] == "R17" and detail["allowed_for_me"] == []
+    assert detail["view"]["end"]["rule"] == "R18" and detail["allowed_for_me"] == []
     actions = [d["action"] for d in detail["decisions"]]
     # The upload is in the project's own record, as every change of its content is.
     assert actions[:4] == ["attach_document", "submit", "admit", "county_approve"]
     assert detail["decisions"][0]["payload"]["sha256"] == report
-    assert actions[-1] == "record_disbursement"
+    assert actions[-2:] == ["record_disbursement", "supervision_ended"]
     assert [d["sha256"] for d in detail["view"]["documents"]] == [report, archive]
     assert archive in str(detail["decisions"])
 

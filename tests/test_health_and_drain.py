@@ -54,7 +54,7 @@ async def test_the_worker_drains_and_exits_on_sigterm(ts: Harness, pg_url: str) 
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": ts.env.client.service_client.config.target_host,
            "GONGFU_TEMPORAL_NAMESPACE": ts.env.client.namespace, "GONGFU_DATABASE_URL": pg_url,
            "GONGFU_TASK_QUEUE": "drain-test", "GONGFU_LOG_FORMAT": "json",
-           "GONGFU_LOG_LEVEL": "info"}
+           "GONGFU_LOG_LEVEL": "info", "GONGFU_DEMO": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -26,6 +26,7 @@ async def complete_2026(d: Drive) -> None:
     await d.to_implementation()
     await d.do("submit_archive", title="第一期过程档案", evidence=["b" * 64])
     await d.do("request_early_acceptance")
+    await d.do("accept_early_acceptance")
     await d.do("pass_acceptance", verified_investment_cny=2_400_000)
     await d.do("decide_subsidy", amount_cny=900_000)
     await d.do("concur", Role.PROVINCE_FINANCE)

@@ -24,7 +24,7 @@ EARLY = CLOSE - timedelta(days=20)
 
 
 def state(preset: str = "2026", rules: int = CURRENT_RULES) -> ProjectState:
-    return ProjectState(project(batch(preset, CLOSE)), EARLY, rules)
+    return ProjectState(project(batch(preset, CLOSE, supervision_years=3)), EARLY, rules)
 
 
 def do(s: ProjectState, action: str, at: datetime = EARLY, role: Role | None = None,

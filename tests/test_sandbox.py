@@ -17,10 +17,10 @@ import pytest
 
 from workflows import sandbox
 
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
 WORKFLOW = '''
 from temporalio import workflow
-
-pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
 
 
 @workflow.defn

@@ -52,12 +52,13 @@ async def test_2026_lifecycle_to_subsidy_disbursed(ts: Harness,
     await d.do("pass_acceptance", verified_investment_cny=2_600_000)
     out = await d.do("decide_subsidy", amount_cny=800_000)
     assert out.stage is Stage.SUBSIDY and out.allowed == {
-        "province": ["revoke"], "province_finance": ["concur", "dissent"]}
+        "province": ["retract", "terminate", "revoke"],
+        "province_finance": ["concur", "dissent"]}
     await d.do("concur", Role.PROVINCE_FINANCE)
-    done = await d.do("record_disbursement")
-    assert done.stage is Stage.COMPLETED
+    done = await d.do("record_disbursement", amount_cny=800_000, reference="鲁财拨1号")
+    assert done.stage is Stage.SUPERVISION  # R18: revocable for the batch's period (0 here)
     end = await d.result()
-    assert (end.stage, end.rule) == (Stage.COMPLETED, "R17")
+    assert (end.stage, end.rule) == (Stage.COMPLETED, "R18")
     log = await d.handle.query("decision_log")
     stages = [r["stage_after"] for r in log]
     assert stages[:4] == ["submitted", "county_review", "city_review", "city_review"]
@@ -94,10 +95,9 @@ async def test_2024_lifecycle_with_half_year_and_one_year_acceptance(
     assert started is not None
     await d.advance_to(add_months(started, 6) + timedelta(minutes=1))
     await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
-    assert (await d.do("pass_halfyear_acceptance")).stage is Stage.IMPLEMENTATION
-    await d.advance_to(add_months(started, 12) + timedelta(minutes=1))
-    await d.wait_stage(Stage.FINAL_ACCEPTANCE)
-    await d.do("pass_acceptance", verified_investment_cny=1_500_000)
+    # R16 (2024): passing the half-year round completes acceptance.
+    passed = await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
+    assert passed.stage is Stage.SUBSIDY
     assert (await d.do("decide_subsidy", amount_cny=500_000)).stage is Stage.SUBSIDY
     await d.do("record_disbursement")
     assert (await d.result()).stage is Stage.COMPLETED
@@ -149,6 +149,7 @@ async def _removed_in_publicity(d: Drive) -> None:
 async def _failed_acceptance(d: Drive) -> None:
     await d.to_implementation()
     await d.do("request_early_acceptance")
+    await d.do("accept_early_acceptance")
     await d.do("fail_acceptance", reason="专账投资未达申报额")
 
 
@@ -331,7 +332,11 @@ async def test_early_acceptance_on_request_2026(ts: Harness) -> None:
     d = await ts.start("2026")
     await d.to_implementation()
     out = await d.do("request_early_acceptance", reason="项目已具备验收条件")
-    assert out.stage is Stage.FINAL_ACCEPTANCE
+    assert out.stage is Stage.IMPLEMENTATION and "province" in out.allowed  # a request (R16)
+    declined = await d.do("decline_early_acceptance", reason="示范场景尚未投用")
+    assert declined.stage is Stage.IMPLEMENTATION
+    await d.do("request_early_acceptance", reason="已投用")
+    assert (await d.do("accept_early_acceptance")).stage is Stage.FINAL_ACCEPTANCE
     assert (await d.view()).early_acceptance
     assert (await d.do("pass_acceptance", verified_investment_cny=1_200_000)).stage is Stage.SUBSIDY
 

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
@@ -14,31 +12,41 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from openpyxl import Workbook
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete, select
-from temporalio.service import RPCError, RPCStatusCode
+from sqlalchemy import select
 
-from api.access import restrict
-from api.auth import Principal, PrincipalDep
-from api.errors import ApiError, ErrorBody, bad_input, forbidden_role, not_found
-from api.routers.decisions import ERRORS, IdempotencyKey, decision_roles, request_id, run_decision
+from api.deps import (
+    ERRORS,
+    OFFICIALS,
+    AppState,
+    BatchDep,
+    IdempotencyKey,
+    PrincipalDep,
+    StateDep,
+    allow,
+    deciders,
+    request_id,
+)
+from api.errors import bad_input, not_found
 from api.schemas import BulkRequest, BulkResult, DeadlineIn, PublicityIn, RecommendationList
-from api.state import AppState, StateDep
+from domain.actions import Action
 from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
-from domain.decisions import DeadlineChange, request_id_of
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
 from domain.presets import PresetName
-from domain.refusals import RefusalKind, Refused, refusal
 from domain.roles import Role
-from models import Batch, LocalDeadline, Project, Recommendation, Region, Task, Unit
-from services.limits import recommend_list
-from services.projects import change_deadlines, handle_for, open_projects
+from models import Batch, Project, Recommendation, Region, Task, Unit
+from services.deadlines import extend_batch_close, set_local_deadline
+from services.decisions import BulkItem, make_decisions
+from services.projects import handle_for
+from services.recommendations import recommend_ranked
 from services.registry import TaskDef, ensure_batch
 from workflows.project import ProjectWorkflow
 
 router = APIRouter(tags=["batches 批次"])
-OFFICIALS = [r.value for r in Role if r is not Role.SYSTEM]
+_BATCH_ACTION = {"what_en": "take this batch action", "what_zh": "此批次操作"}
+_PROVINCE = allow(Role.PROVINCE, **_BATCH_ACTION)
+_OVERSIGHT = allow(Role.PROVINCE, Role.PROVINCE_FINANCE, Role.AUDITOR, **_BATCH_ACTION)
 
 
 class BatchIn(BaseModel):
@@ -91,23 +99,9 @@ class FanOut(BaseModel):
     refused: list[str] = []
 
 
-def _require(p: Principal, *roles: Role) -> None:
-    if p.role not in roles:
-        raise forbidden_role(p.role.value, "take this batch action", "此批次操作")
-
-
-def _batch(state: AppState, batch_id: str) -> Batch:
-    with state.db() as s:
-        batch = s.get(Batch, batch_id)
-    if batch is None:
-        raise not_found("批次", batch_id)
-    return batch
-
-
 @router.post("/batches", response_model=BatchOut, status_code=201, responses=ERRORS,
-             summary="创建申报批次 (create a batch)", openapi_extra={"x-roles": ["province"]})
-def create_batch(body: BatchIn, p: PrincipalDep, state: StateDep) -> BatchOut:
-    _require(p, Role.PROVINCE)
+             summary="创建申报批次 (create a batch)", **_PROVINCE)
+def create_batch(body: BatchIn, state: StateDep) -> BatchOut:
     carriers = [t.code for t in body.tasks if t.direction == "carrier"] or (
         list(CARRIER_TASKS_2026) if body.preset is PresetName.P2026 else [])
     policy = BatchPolicy(batch_id=body.batch_id, name=body.name, year=body.year,
@@ -126,14 +120,20 @@ def create_batch(body: BatchIn, p: PrincipalDep, state: StateDep) -> BatchOut:
                 raise bad_input(f"未知的往期批次：{counted}", f"unknown batch {counted}")
         ensure_batch(s, policy, body.tasks, body.quotas, counts=body.counts,
                      notice_date=body.notice_date, illustrative=False)
-    return get_batch(body.batch_id, p, state)
+    return _batch_out(state, body.batch_id)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut, responses=ERRORS,
-            summary="批次信息 (a batch)", openapi_extra={"x-roles": OFFICIALS})
-def get_batch(batch_id: str, p: PrincipalDep, state: StateDep) -> BatchOut:
-    batch = _batch(state, batch_id)
+            summary="批次信息 (a batch)",
+            **allow(*OFFICIALS, what_en="read batches", what_zh="查看批次"))
+def get_batch(batch: BatchDep, state: StateDep) -> BatchOut:
+    return _batch_out(state, batch.id)
+
+
+def _batch_out(state: AppState, batch_id: str) -> BatchOut:
     with state.db() as s:
+        batch = s.get(Batch, batch_id)
+        assert batch is not None
         tasks = [TaskDef(code=t.code, direction=t.direction, title_zh=t.title_zh)
                  for t in s.scalars(select(Task).where(Task.batch_id == batch_id))]
     return BatchOut(batch_id=batch.id, name=batch.name, year=batch.year, preset=batch.preset,
@@ -141,57 +141,25 @@ def get_batch(batch_id: str, p: PrincipalDep, state: StateDep) -> BatchOut:
 
 
 @router.post("/batches/{batch_id}/deadline", response_model=FanOut, responses=ERRORS,
-             summary="延长批次截止时间 (the province extends the batch close)",
-             openapi_extra={"x-roles": ["province"]})
+             summary="延长批次截止时间 (the province extends the batch close)", **_PROVINCE)
 async def extend_deadline(batch_id: str, body: DeadlineIn, p: PrincipalDep, state: StateDep,
                           key: IdempotencyKey = None) -> FanOut:
-    _require(p, Role.PROVINCE)
-    batch = _batch(state, batch_id)
-    if body.new_deadline <= batch.close_at:
-        raise ApiError(409, refusal("R10", RefusalKind.RULE,
-                                    f"只能延长截止时间（当前{iso_local(batch.close_at)}）",
-                                    "the batch deadline can only be extended"))
-    with state.db.begin() as s:
-        row = s.get(Batch, batch_id)
-        assert row is not None
-        row.close_at = body.new_deadline
-    change = DeadlineChange(request_id=request_id(p, key), actor=p.actor, scope="batch",
-                            new_deadline=body.new_deadline, reason=body.reason)
-    n, refused = await change_deadlines(state.client, open_projects(state.client, batch_id),
-                                        change, _secret(state))
+    n, refused = await extend_batch_close(
+        client=state.client, db=state.db, seal_secret=_secret(state), batch_id=batch_id,
+        actor=p.actor, new_close=body.new_deadline, reason=body.reason,
+        request_id=request_id(p, key))
     return FanOut(signalled=n, deadline=body.new_deadline, refused=refused)
 
 
 @router.post("/batches/{batch_id}/local-deadline", response_model=FanOut, responses=ERRORS,
              summary="设定本地提前截止时间 (a city's or county's earlier deadline)",
-             openapi_extra={"x-roles": ["city", "county"]})
+             **allow(Role.CITY, Role.COUNTY, **_BATCH_ACTION))
 async def local_deadline(batch_id: str, body: DeadlineIn, p: PrincipalDep, state: StateDep,
                          key: IdempotencyKey = None) -> FanOut:
-    _require(p, Role.CITY, Role.COUNTY)
-    batch = _batch(state, batch_id)
-    if body.new_deadline > batch.close_at:
-        raise ApiError(409, refusal("R10", RefusalKind.RULE,
-                                    f"本地截止时间不得晚于全省截止时间{iso_local(batch.close_at)}",
-                                    "a local deadline is never later than the batch's"))
-    with state.db.begin() as s:
-        row = s.scalars(select(LocalDeadline).where(
-            LocalDeadline.batch_id == batch_id, LocalDeadline.region_code == p.region)).first()
-        if row is None:
-            s.add(LocalDeadline(batch_id=batch_id, region_code=p.region,
-                                deadline=body.new_deadline, set_by=p.user_id))
-        else:
-            row.deadline, row.set_by = body.new_deadline, p.user_id
-    field = "GfCounty" if p.role is Role.COUNTY else "GfCity"
-    query = (f"GfBatch = '{batch_id}' AND {field} = '{p.region}' "
-             "AND ExecutionStatus = 'Running'")
-    change = DeadlineChange(request_id=request_id(p, key), actor=p.actor, scope=p.region,
-                            new_deadline=body.new_deadline, reason=body.reason)
-
-    async def listed() -> AsyncIterator[str]:
-        async for wf in state.client.list_workflows(query):
-            yield wf.id
-
-    n, refused = await change_deadlines(state.client, listed(), change, _secret(state))
+    n, refused = await set_local_deadline(
+        client=state.client, db=state.db, seal_secret=_secret(state), batch_id=batch_id,
+        actor=p.actor, deadline=body.new_deadline, reason=body.reason,
+        request_id=request_id(p, key))
     return FanOut(signalled=n, deadline=body.new_deadline, refused=refused)
 
 
@@ -199,106 +167,47 @@ def _secret(state: AppState) -> str:
     return state.settings.seal_secret.get_secret_value()
 
 
-async def _each(state: AppState, p: Principal, action: str, items: list[tuple[str, str, list[str],
-                dict[str, object]]], base: str) -> list[BulkResult]:
-    """Run one decision per item; one failure does not hide the others. A project busy
-    with other decisions (Temporal's limit of updates in flight) is retried a few times
-    before its item says 429."""
-    out = []
-    for project_id, reason, evidence, payload in items:
-        try:
-            for attempt in range(BUSY_RETRIES + 1):
-                try:
-                    r = await run_decision(state, p, project_id, action, reason, evidence,
-                                           payload, request_id_of(base, project_id))
-                    break
-                except RPCError as exc:
-                    if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == BUSY_RETRIES:
-                        raise
-                    await asyncio.sleep(0.2 * 2 ** attempt)
-            out.append(BulkResult(project_id=project_id, ok=True, status=200, stage=r.stage))
-        except RPCError as exc:
-            busy = exc.status == RPCStatusCode.RESOURCE_EXHAUSTED
-            out.append(BulkResult(
-                project_id=project_id, ok=False, status=429 if busy else 503,
-                rule="BUSY" if busy else "UNAVAILABLE",
-                message_zh="该项目正在处理其他决定，请稍后重试" if busy
-                else "流程服务暂时不可用，请稍后重试",
-                message_en="the project is busy; retry later" if busy
-                else "the workflow service is unavailable; retry later"))
-        except (ApiError, Refused) as exc:
-            ref = exc.refusal
-            status = exc.status if isinstance(exc, ApiError) else {
-                RefusalKind.ROLE: 403, RefusalKind.JURISDICTION: 403,
-                RefusalKind.INPUT: 422}.get(ref.kind, 409)
-            out.append(BulkResult(project_id=project_id, ok=False, status=status, rule=ref.rule,
-                                  message_zh=ref.message_zh, message_en=ref.message_en))
-    return out
-
-
 @router.post("/batches/{batch_id}/recommendations", response_model=list[BulkResult],
              responses=ERRORS, summary="市级推荐排序名单 (a city's ranked list, within quota, R8)",
-             openapi_extra={"x-roles": ["city"]})
+             **allow(Role.CITY, **_BATCH_ACTION))
 async def recommend(batch_id: str, body: RecommendationList, p: PrincipalDep, state: StateDep,
                     key: IdempotencyKey = None) -> list[BulkResult]:
-    _require(p, Role.CITY)
-    _batch(state, batch_id)
-    ranked = [(i.project_id, i.rank) for i in body.items]
-    with state.db() as s, s.begin():
-        visible = {pr.id for pr in s.scalars(restrict(
-            select(Project).where(Project.id.in_([pid for pid, _ in ranked])), p))}
-        missing = [pid for pid, _ in ranked if pid not in visible]
-        if missing:
-            raise not_found("项目", missing[0])
-        problem = recommend_list(s, batch_id, p.region, ranked)
-        if problem is not None:
-            s.rollback()
-            raise ApiError.of(problem)
-    results = await _each(state, p, "city_recommend",
-                          [(pid, body.reason, [], {"rank": rank}) for pid, rank in ranked],
-                          request_id(p, key))
-    failed = [r.project_id for r in results if not r.ok]
-    if failed:  # a reservation whose decision was refused must not hold the quota
-        with state.db.begin() as s:
-            s.execute(delete(Recommendation).where(Recommendation.project_id.in_(failed)))
-    return results
+    return await recommend_ranked(
+        client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id,
+        ranked=[(i.project_id, i.rank) for i in body.items], reason=body.reason,
+        request_id=request_id(p, key))
 
 
 @router.post("/batches/{batch_id}/publicity", response_model=list[BulkResult], responses=ERRORS,
-             summary="对入围名单开始公示 (open 公示 for the selected list)",
-             openapi_extra={"x-roles": ["province"]})
-async def open_publicity(batch_id: str, body: PublicityIn, p: PrincipalDep, state: StateDep,
+             summary="对入围名单开始公示 (open 公示 for the selected list)", **_PROVINCE)
+async def open_publicity(batch: BatchDep, body: PublicityIn, p: PrincipalDep, state: StateDep,
                          key: IdempotencyKey = None) -> list[BulkResult]:
-    _require(p, Role.PROVINCE)
-    _batch(state, batch_id)
     payload: dict[str, object] = ({"working_days": body.working_days}
                                   if body.working_days else {})
-    return await _each(state, p, "open_publicity",
-                       [(pid, body.reason, [], payload) for pid in body.project_ids],
-                       request_id(p, key))
-
-
-BUSY_RETRIES = 4
+    return await make_decisions(
+        client=state.client, db=state.db, who=p, actor=p.actor, action=Action.OPEN_PUBLICITY,
+        items=[BulkItem(project_id=pid, reason=body.reason, payload=payload)
+               for pid in body.project_ids],
+        base_request_id=request_id(p, key))
 
 
 def _add_bulk_route(action: str) -> None:
-    roles = sorted(r.value for r in decision_roles(action))
-
     async def endpoint(body: BulkRequest, p: PrincipalDep, state: StateDep,
                        key: IdempotencyKey = None) -> list[BulkResult]:
-        if p.role not in decision_roles(action):
-            raise forbidden_role(p.role.value, f"make the decision {action}",
-                                 f"{ACTION_LABELS_ZH[action]}（{action}）")
-        return await _each(state, p, action, [(i.project_id, i.reason, i.evidence, i.payload)
-                                              for i in body.items], request_id(p, key))
+        return await make_decisions(
+            client=state.client, db=state.db, who=p, actor=p.actor, action=action,
+            items=[BulkItem(project_id=i.project_id, reason=i.reason, evidence=i.evidence,
+                            payload=i.payload) for i in body.items],
+            base_request_id=request_id(p, key))
 
     router.add_api_route(
         f"/decisions/{action}/bulk", endpoint, methods=["POST"],
         response_model=list[BulkResult], responses=ERRORS,
         summary=f"批量{ACTION_LABELS_ZH[action]} (bulk {action})",
-        operation_id=f"bulk_{action}", openapi_extra={"x-roles": roles},
+        operation_id=f"bulk_{action}",
         description="Each item is decided on its own and reported; one refusal does not "
                     "stop or hide the others.",
+        **deciders(action),
     )
 
 
@@ -336,14 +245,13 @@ def _names(state: AppState) -> tuple[dict[str, str], dict[str, str]]:
 
 @router.get("/batches/{batch_id}/recommendation-summary.xlsx", responses=FILE_RESPONSES,
             response_class=Response, summary="推荐汇总表 (a city's recommendation summary)",
-            openapi_extra={"x-roles": ["city", "city_finance", "province", "province_finance",
-                                       "auditor"]})
-def recommendation_summary(batch_id: str, p: PrincipalDep, state: StateDep,
+            **allow(Role.CITY, Role.CITY_FINANCE, Role.PROVINCE, Role.PROVINCE_FINANCE,
+                    Role.AUDITOR, **_BATCH_ACTION))
+def recommendation_summary(batch: BatchDep, p: PrincipalDep, state: StateDep,
                            city_code: Annotated[str, Query(pattern=r"^37\d{2}$")]) -> Response:
-    _require(p, Role.CITY, Role.CITY_FINANCE, Role.PROVINCE, Role.PROVINCE_FINANCE, Role.AUDITOR)
     if p.role in (Role.CITY, Role.CITY_FINANCE) and p.region != city_code:
         raise not_found("城市", city_code)
-    batch = _batch(state, batch_id)
+    batch_id = batch.id
     regions, units = _names(state)
     with state.db() as s:
         tasks = {t.code: t.title_zh for t in s.scalars(select(Task).where(
@@ -364,11 +272,9 @@ def recommendation_summary(batch_id: str, p: PrincipalDep, state: StateDep,
 
 
 @router.get("/batches/{batch_id}/publicity-list.xlsx", responses=FILE_RESPONSES,
-            response_class=Response, summary="公示名单 (the publicity list)",
-            openapi_extra={"x-roles": ["province", "province_finance", "auditor"]})
-async def publicity_list(batch_id: str, p: PrincipalDep, state: StateDep) -> Response:
-    _require(p, Role.PROVINCE, Role.PROVINCE_FINANCE, Role.AUDITOR)
-    _batch(state, batch_id)
+            response_class=Response, summary="公示名单 (the publicity list)", **_OVERSIGHT)
+async def publicity_list(batch: BatchDep, state: StateDep) -> Response:
+    batch_id = batch.id
     regions, units = _names(state)
     with state.db() as s:
         projects = list(s.scalars(select(Project).where(
@@ -384,11 +290,9 @@ async def publicity_list(batch_id: str, p: PrincipalDep, state: StateDep) -> Res
 
 
 @router.get("/batches/{batch_id}/results.csv", responses=FILE_RESPONSES,
-            response_class=Response, summary="结果 CSV (results of a batch)",
-            openapi_extra={"x-roles": ["province", "province_finance", "auditor"]})
-def results_csv(batch_id: str, p: PrincipalDep, state: StateDep) -> Response:
-    _require(p, Role.PROVINCE, Role.PROVINCE_FINANCE, Role.AUDITOR)
-    _batch(state, batch_id)
+            response_class=Response, summary="结果 CSV (results of a batch)", **_OVERSIGHT)
+def results_csv(batch: BatchDep, state: StateDep) -> Response:
+    batch_id = batch.id
     with state.db() as s:
         projects = list(s.scalars(select(Project).where(Project.batch_id == batch_id)
                                   .order_by(Project.city_code, Project.id)))
@@ -408,4 +312,4 @@ def results_csv(batch_id: str, p: PrincipalDep, state: StateDep) -> Response:
                     headers={"Content-Disposition": f"attachment; filename=results-{batch_id}.csv"})
 
 
-__all__ = ["ErrorBody", "router"]
+__all__ = ["router"]

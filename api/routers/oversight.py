@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHistory
 
-from api.auth import Principal, PrincipalDep
-from api.errors import forbidden_role, not_found
-from api.routers.decisions import ERRORS
+from api.auth import PrincipalDep
+from api.deps import ERRORS, allow
+from api.errors import not_found
 from api.state import AppState, StateDep
 from audit.archive import SweepReport, load_history, sweep
 from audit.chain import Verification
@@ -42,13 +42,9 @@ from services.reprojection import Reprojected, reproject, verify_history
 
 router = APIRouter(tags=["audit and operations 审计与运维"])
 AUDIT = (Role.AUDITOR, Role.PROVINCE)
-AUDIT_ROLES = {"x-roles": [r.value for r in AUDIT]}
-OPERATOR_ROLES = {"x-roles": ["operator"]}
-
-
-def _require(p: Principal, *roles: Role) -> None:
-    if p.role not in roles:
-        raise forbidden_role(p.role.value, "use the audit or operator functions", "审计或运维功能")
+_WHAT = {"what_en": "use the audit or operator functions", "what_zh": "审计或运维功能"}
+_AUDIT = allow(*AUDIT, **_WHAT)
+_OPERATOR = allow(Role.OPERATOR, **_WHAT)
 
 
 async def _verify(state: AppState, project_id: str, history: WorkflowHistory) -> Verification:
@@ -70,34 +66,30 @@ async def _history(state: AppState, project_id: str) -> WorkflowHistory:
 
 @router.get("/audit/projects/{project_id}/timeline", response_model=list[TimelineEntry],
             responses=ERRORS, summary="生命周期时间线 (timeline from the workflow history)",
-            openapi_extra=AUDIT_ROLES)
+            **_AUDIT)
 async def audit_timeline(project_id: str, p: PrincipalDep, state: StateDep) -> list[TimelineEntry]:
-    _require(p, *AUDIT)
     return timeline(await _history(state, project_id))
 
 
 @router.get("/audit/projects/{project_id}/replay", response_model=ReplayProof,
             responses=ERRORS, summary="重放证明 (replay the history against the code)",
-            openapi_extra=AUDIT_ROLES)
+            **_AUDIT)
 async def audit_replay(project_id: str, p: PrincipalDep, state: StateDep) -> ReplayProof:
-    _require(p, *AUDIT)
     return await replay_proof(await _history(state, project_id))
 
 
 @router.get("/audit/projects/{project_id}/verify", response_model=Verification,
             responses=ERRORS, summary="核验决定记录 (hash chain and history agree)",
-            openapi_extra=AUDIT_ROLES)
+            **_AUDIT)
 async def audit_verify(project_id: str, p: PrincipalDep, state: StateDep) -> Verification:
-    _require(p, *AUDIT)
     return await _verify(state, project_id, await _history(state, project_id))
 
 
 @router.get("/audit/projects/{project_id}/audit-file", response_class=Response,
             responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
             summary="审计档案下载 (timeline, history, replay proof, verification in one zip)",
-            openapi_extra=AUDIT_ROLES)
+            **_AUDIT)
 async def audit_file(project_id: str, p: PrincipalDep, state: StateDep) -> Response:
-    _require(p, *AUDIT)
     history = await _history(state, project_id)
     proof = await replay_proof(history)
     verification = await _verify(state, project_id, history)
@@ -114,75 +106,67 @@ async def audit_file(project_id: str, p: PrincipalDep, state: StateDep) -> Respo
 
 @router.get("/operator/stages", response_model=list[StageCount], responses=ERRORS,
             summary="各阶段项目数 (projects by batch × city × stage, from Temporal)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_stages(p: PrincipalDep, state: StateDep,
                           batch_id: str | None = None) -> list[StageCount]:
-    _require(p, Role.OPERATOR)
     return await stage_counts(state.client, batch_id)
 
 
 @router.get("/operator/deadlines", response_model=list[DeadlineRow], responses=ERRORS,
             summary="临近与已过的截止时间 (deadlines near and missed)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_deadlines(p: PrincipalDep, state: StateDep,
                              hours: Annotated[int, Query(ge=1, le=24 * 365)] = 72,
                              batch_id: str | None = None) -> list[DeadlineRow]:
-    _require(p, Role.OPERATOR)
     return await deadlines(state.client, timedelta(hours=hours), batch_id)
 
 
 @router.get("/operator/projects/{project_id}/history", response_class=Response,
             responses={**ERRORS, 200: {"content": {"application/json": {}}}},
             summary="原始流程历史 (the raw workflow history, as Temporal exports it)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_history(project_id: str, p: PrincipalDep, state: StateDep) -> Response:
-    _require(p, Role.OPERATOR)
     history = await _history(state, project_id)
     return Response(history.to_json(), media_type="application/json")
 
 
 @router.get("/operator/archives-overdue", response_model=list[ArchiveOverdue],
             responses=ERRORS, summary="过程档案逾期 (projects with overdue process archives)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_archives_overdue(p: PrincipalDep, state: StateDep,
                                     batch_id: str | None = None) -> list[ArchiveOverdue]:
-    _require(p, Role.OPERATOR)
     return await archives_overdue(state.client, batch_id)
 
 
 @router.get("/operator/stuck", response_model=list[Stuck], responses=ERRORS,
             summary="卡住的流程 (failing workflow tasks, activities retrying long)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_stuck(p: PrincipalDep, state: StateDep) -> list[Stuck]:
-    _require(p, Role.OPERATOR)
     return await stuck(state.client)
 
 
 @router.get("/operator/read-model", response_model=list[ReadModelDifference], responses=ERRORS,
             summary="读模型核对 (read model against the workflows: differences)",
-            openapi_extra=OPERATOR_ROLES)
+            **_OPERATOR)
 async def operator_read_model(p: PrincipalDep, state: StateDep, batch_id: str | None = None,
                               sample: Annotated[int | None, Query(ge=1, le=100_000)] = None,
                               ) -> list[ReadModelDifference]:
-    _require(p, Role.OPERATOR)
     return await compare_read_model(state.client, state.db, batch_id, sample)
 
 
 @router.post("/operator/archive", response_model=SweepReport, responses=ERRORS,
              summary="归档流程历史 (archive closed histories, snapshot long-open ones)",
-             openapi_extra=OPERATOR_ROLES)
+             **_OPERATOR)
 async def operator_archive(p: PrincipalDep, state: StateDep) -> SweepReport:
-    _require(p, Role.OPERATOR)
     return await sweep(state.client, state.db)
 
 
 @router.post("/operator/projects/{project_id}/reproject", response_model=Reprojected,
              responses=ERRORS,
              summary="重建读模型 (rebuild the project's read model from its committed history)",
-             openapi_extra=OPERATOR_ROLES)
+             **_OPERATOR)
 async def operator_reproject(project_id: str, p: PrincipalDep, state: StateDep) -> Reprojected:
     """Idempotent: the read model is made equal to the history; the answer says what
     was wrong before (nothing, the second time)."""
-    _require(p, Role.OPERATOR)
     await _history(state, project_id)  # 404 for an unknown project
     return await reproject(client=state.client, db=state.db, project_id=project_id)

@@ -13,10 +13,9 @@ from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.access import check_visible
-from api.auth import Principal, PrincipalDep
-from api.errors import bad_input, forbidden_role, not_found
-from api.routers.decisions import ERRORS
+from api.auth import PrincipalDep
+from api.deps import ERRORS, OFFICIALS, VisibleProject, allow
+from api.errors import bad_input, not_found
 from api.state import StateDep
 from domain.clock import Instant
 from domain.eligibility import UnitFacts
@@ -27,6 +26,7 @@ from services import units as registry
 from services.imports import ImportProblem, ImportReport
 from services.units import ProvinceFacts, UnitRegistration
 
+_EVERYONE = allow(*OFFICIALS, what_en="read this", what_zh="查看")
 router = APIRouter(tags=["units 单位"])
 
 
@@ -97,19 +97,13 @@ def _out(session: Any, unit: Unit, status: str | None = None) -> UnitOut:
     return out
 
 
-def _province_only(p: Principal, what_en: str, what_zh: str) -> None:
-    if p.role is not Role.PROVINCE:
-        raise forbidden_role(p.role.value, what_en, what_zh)
-
-
 @router.post("/units", response_model=UnitOut, responses=ERRORS,
              summary="登记或更新单位 (register or update a unit; R4, R19)",
-             openapi_extra={"x-roles": ["applicant", "county", "city", "province"]})
+             **allow(Role.APPLICANT, Role.COUNTY, Role.CITY, Role.PROVINCE,
+                     what_en="register units", what_zh="登记单位"))
 def register_unit(body: UnitRegistration, p: PrincipalDep, state: StateDep) -> UnitOut:
     """An applicant: only the unit its token carries. An official: units in their region.
     A change the caller may not make is refused, never ignored."""
-    if p.role not in (Role.APPLICANT, Role.COUNTY, Role.CITY, Role.PROVINCE):
-        raise forbidden_role(p.role.value, "register units", "登记单位")
     with state.db.begin() as s:
         unit, status = registry.register_unit(s, who=p.actor, body=body)
         return _out(s, unit, status)
@@ -117,7 +111,7 @@ def register_unit(body: UnitRegistration, p: PrincipalDep, state: StateDep) -> U
 
 @router.get("/units/{credit_code}", response_model=UnitOut, responses=ERRORS,
             summary="单位信息 (a unit, with the history of its facts and its penalties)",
-            openapi_extra={"x-roles": [r.value for r in Role if r is not Role.SYSTEM]})
+            **_EVERYONE)
 def get_unit(credit_code: str, p: PrincipalDep, state: StateDep) -> UnitOut:
     """Seen by the unit itself, officials with jurisdiction over a project it takes part
     in, the province, finance, auditors and operators; anyone else: 404."""
@@ -130,10 +124,10 @@ def get_unit(credit_code: str, p: PrincipalDep, state: StateDep) -> UnitOut:
 
 @router.put("/units/{credit_code}/facts", response_model=UnitOut, responses=ERRORS,
             summary="省级认定单位事实 (the province states privileged facts; R19)",
-            openapi_extra={"x-roles": ["province"]})
+            **allow(Role.PROVINCE, what_en="state privileged facts of units",
+                    what_zh="认定单位事实"))
 def state_facts(credit_code: str, body: ProvinceFacts, p: PrincipalDep,
                 state: StateDep) -> UnitOut:
-    _province_only(p, "state privileged facts of units", "认定单位事实")
     try:
         with state.db.begin() as s:
             unit, changed = registry.state_facts(s, who=p.actor, code=credit_code, facts=body)
@@ -144,9 +138,8 @@ def state_facts(credit_code: str, body: ProvinceFacts, p: PrincipalDep,
 
 @router.post("/units/{credit_code}/flag", response_model=UnitOut, responses=ERRORS,
              summary="省级标记单位 (the province flags a unit, R5)",
-             openapi_extra={"x-roles": ["province"]})
+             **allow(Role.PROVINCE, what_en="flag units", what_zh="标记单位"))
 def flag_unit(credit_code: str, body: FlagIn, p: PrincipalDep, state: StateDep) -> UnitOut:
-    _province_only(p, "flag units", "标记单位")
     return state_facts(credit_code, ProvinceFacts(flagged_by_province=body.reason,
                                                   reason=body.reason), p, state)
 
@@ -161,13 +154,12 @@ async def _read_upload(file: UploadFile) -> tuple[bytes, str]:
 
 @router.post("/units/import", response_model=ImportReport, responses=ERRORS,
              summary="导入单位认定清单 (import the province's list of unit facts; XLSX/CSV)",
-             openapi_extra={"x-roles": ["province"]})
+             **allow(Role.PROVINCE, what_en="import unit facts", what_zh="导入单位认定清单"))
 async def import_facts(p: PrincipalDep, state: StateDep,
                        file: Annotated[UploadFile, File(description="XLSX or CSV")]
                        ) -> ImportReport:
     """Each row: a registered unit's credit code and the facts the list states (blank:
     unchanged). Reported per row; importing the same list again changes nothing."""
-    _province_only(p, "import unit facts", "导入单位认定清单")
     data, name = await _read_upload(file)
 
     def run() -> ImportReport:
@@ -182,13 +174,12 @@ async def import_facts(p: PrincipalDep, state: StateDep,
 
 @router.post("/batches/{batch_id}/winners", response_model=ImportReport, responses=ERRORS,
              summary="导入往期入围项目 (import an earlier batch's selected projects; R2)",
-             openapi_extra={"x-roles": ["province"]})
+             **allow(Role.PROVINCE, what_en="import earlier winners", what_zh="导入往期入围项目"))
 async def import_winners(batch_id: str, p: PrincipalDep, state: StateDep,
                          file: Annotated[UploadFile, File(description="XLSX or CSV")]
                          ) -> ImportReport:
     """One row per unit of a selected project; they use up places (R2) in the batches
     that name this batch as counting. Idempotent; reported per row."""
-    _province_only(p, "import earlier winners", "导入往期入围项目")
     data, name = await _read_upload(file)
     if not (1 <= len(batch_id) <= 64):
         raise bad_input("批次编号无效", "invalid batch id")
@@ -206,10 +197,9 @@ async def import_winners(batch_id: str, p: PrincipalDep, state: StateDep,
 
 @router.post("/penalties/{penalty_id}/lift", response_model=PenaltyOut, responses=ERRORS,
              summary="解除处罚 (the province lifts an R18 penalty)",
-             openapi_extra={"x-roles": ["province"]})
+             **allow(Role.PROVINCE, what_en="lift penalties", what_zh="解除处罚"))
 def lift_penalty(penalty_id: int, body: LiftIn, p: PrincipalDep, state: StateDep
                  ) -> PenaltyOut:
-    _province_only(p, "lift penalties", "解除处罚")
     try:
         with state.db.begin() as s:
             row = penalties.lift(s, who=p.actor, penalty_id=penalty_id, reason=body.reason,
@@ -221,9 +211,8 @@ def lift_penalty(penalty_id: int, body: LiftIn, p: PrincipalDep, state: StateDep
 
 @router.get("/projects/{project_id}/consortium", response_model=list[MemberOut],
             responses=ERRORS, summary="联合体成员及其确认情况 (the consortium and consent, R20)",
-            openapi_extra={"x-roles": [r.value for r in Role if r is not Role.SYSTEM]})
-async def get_consortium(project_id: str, p: PrincipalDep, state: StateDep) -> list[MemberOut]:
-    await check_visible(state.db, p, project_id)
+            **_EVERYONE)
+async def get_consortium(project_id: VisibleProject, state: StateDep) -> list[MemberOut]:
 
     def run() -> list[MemberOut]:
         with state.db() as s:
@@ -238,12 +227,9 @@ async def get_consortium(project_id: str, p: PrincipalDep, state: StateDep) -> l
 @router.post("/projects/{project_id}/consortium/{credit_code}/consent",
              response_model=MemberOut, responses=ERRORS,
              summary="成员确认或拒绝参与 (a member confirms or declines, with its own token; R20)",
-             openapi_extra={"x-roles": ["applicant"]})
-async def consent(project_id: str, credit_code: str, body: consortium.ConsentIn,
+             **allow(Role.APPLICANT, what_en="confirm participation", what_zh="确认参与"))
+async def consent(project_id: VisibleProject, credit_code: str, body: consortium.ConsentIn,
                   p: PrincipalDep, state: StateDep) -> MemberOut:
-    if p.role is not Role.APPLICANT:
-        raise forbidden_role(p.role.value, "confirm participation", "确认参与")
-    await check_visible(state.db, p, project_id)
 
     def run() -> MemberOut:
         with state.db.begin() as s:
