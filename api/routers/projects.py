@@ -20,6 +20,7 @@ from api.schemas import (
     CreateProject,
     DocumentOut,
     EditApplication,
+    MemberOut,
     Page,
     ProjectDetail,
     ProjectSummary,
@@ -31,6 +32,7 @@ from domain.eligibility import check_credit_code
 from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
 from models import Batch, Document, LocalDeadline, Project, Region, Task, Unit
+from models import ConsortiumMember as MemberRow
 from services.projects import handle_for, start_project
 from services.registry import register_project
 from workflows.project import ProjectWorkflow
@@ -114,7 +116,20 @@ async def project_detail(project_id: str, p: PrincipalDep, state: StateDep) -> P
     view = await handle.query(ProjectWorkflow.view)
     log = await handle.query(ProjectWorkflow.decision_log)
     return ProjectDetail(view=view, allowed_for_me=view.allowed.get(p.role.value, []),
-                         decisions=log)
+                         decisions=log,
+                         consortium=await run_in_threadpool(consortium_of, state, project_id))
+
+
+def consortium_of(state: AppState, project_id: str) -> list[MemberOut]:
+    with state.db() as s:
+        rows = s.execute(select(MemberRow, Unit).join(
+            Unit, Unit.credit_code == MemberRow.unit_code).where(
+            MemberRow.project_id == project_id)).all()
+    order = {"lead": 0, "scene": 1}
+    return sorted((MemberOut(credit_code=u.credit_code, name=u.name, role=m.role,
+                             central_enterprise_in_shandong=u.central_enterprise_in_shandong,
+                             provincial_soe=u.provincial_soe) for m, u in rows),
+                  key=lambda m: (order.get(m.role, 2), m.credit_code))
 
 
 @router.get("/projects", response_model=Page[ProjectSummary], responses=ERRORS,
