@@ -143,6 +143,24 @@ WORDS: dict[str, tuple[str, str]] = {
     "now": ("当前", "current"),
     "no_projects": ("没有符合条件的项目。", "No project matches."),
     "candidates": ("市级审核中的项目", "Projects in city review"),
+    "takes_place": ("占用名额", "Takes a place"),
+    "yes": ("是", "yes"),
+    "event": ("事件", "Event"),
+    "kind_decision": ("决定", "decision"),
+    "kind_timer": ("定时器", "timer"),
+    "kind_refused": ("被拒绝", "refused"),
+    "kind_deadline_change": ("截止时间变更", "deadline change"),
+    "replays": ("重放一致", "replays"),
+    "diverges": ("重放不一致，事件", "diverges at event"),
+    "events": ("个事件", "events"),
+    "records": ("条决定记录", "records"),
+    "chain": ("哈希链", "chain"),
+    "intact": ("完整", "intact"),
+    "broken_at": ("断裂于", "broken at"),
+    "history": ("与流程历史", "history"),
+    "matches": ("一致", "matches"),
+    "differs": ("不一致", "differs"),
+    "not_compared": ("未比对", "not compared"),
 }
 
 
@@ -163,8 +181,12 @@ def stage_label(stage: str, lang: str) -> str:
     return _spelled(s.value) if lang == "en" else STAGE_LABELS_ZH[s]
 
 
+# Decisions whose moves carry different labels by stage: one label that fits them all.
+_ACTION_ZH = {**ACTION_LABELS_ZH, "attach_document": "上传文件"}
+
+
 def action_label(action: str, lang: str) -> str:
-    return _spelled(action) if lang == "en" else ACTION_LABELS_ZH.get(action, action)
+    return _spelled(action) if lang == "en" else _ACTION_ZH.get(action, action)
 
 
 def role_label(role: str, lang: str) -> str:

@@ -487,7 +487,8 @@ def _last_reached(view: dict[str, Any], path: list[Stage]) -> Stage:
 
 
 async def _project_page(ctx: Ctx, pid: str, error: dict[str, Any] | None = None,
-                        status: int = 200, open_action: str | None = None) -> HTMLResponse:
+                        status: int = 200, open_action: str | None = None,
+                        sent: dict[str, str] | None = None) -> HTMLResponse:
     r = await ctx.api.get(f"/projects/{pid}")
     if r.status_code != 200:
         return _render(ctx, "error.html", r.status_code, error=error_of(r))
@@ -509,7 +510,8 @@ async def _project_page(ctx: Ctx, pid: str, error: dict[str, Any] | None = None,
                    can_edit="edit_application" in allowed,
                    can_upload="attach_document" in allowed, kinds=sorted(DOCUMENT_KINDS),
                    field_label=lambda n: FIELD_LABELS.get(n, (n, n))[ctx.lang == "en"],
-                   temporal_link=temporal_link, done=ctx.request.query_params.get("done"))
+                   temporal_link=temporal_link, done=ctx.request.query_params.get("done"),
+                   sent=sent or {})
 
 
 @router.get("/projects/{pid}", response_class=HTMLResponse)
@@ -525,14 +527,20 @@ async def decide(request: Request, pid: str, action: str) -> Response:
         payload = parse_payload(action, form)
     except (ValueError, json.JSONDecodeError):
         return await _project_page(ctx, pid, _input_error(
-            "决定内容格式不正确", "the decision's content is malformed"), 422, action)
+            "决定内容格式不正确", "the decision's content is malformed"), 422, action,
+            _sent(form))
     body = {"reason": str(form.get("reason", "")),
             "evidence": [str(e) for e in form.getlist("evidence")], "payload": payload}
     r = await ctx.api.call("POST", f"/projects/{pid}/decisions/{action}",
                            key=str(form.get("key", "")) or None, json=body)
     if r.status_code != 200:
-        return await _project_page(ctx, pid, error_of(r), r.status_code, action)
+        return await _project_page(ctx, pid, error_of(r), r.status_code, action, _sent(form))
     return _redirect(ctx, f"/console/projects/{pid}?done={action}")
+
+
+def _sent(form: Any) -> dict[str, str]:
+    """What the user typed, to show again with a refusal (never the CSRF token or key)."""
+    return {k: str(v) for k, v in form.items() if k not in ("csrf", "key") and isinstance(v, str)}
 
 
 @router.post("/projects/{pid}/upload", response_class=HTMLResponse)

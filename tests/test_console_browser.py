@@ -258,6 +258,7 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await province.decide(pid, "decide_subsidy", {"amount_cny": "1200000"})
     refusal = await province.text('[data-testid="refusal"]')  # over the cap: refused (R17)
     assert "R17" in refusal, refusal
+    assert await province.page.input_value("#decide_subsidy-amount_cny") == "1200000"
     await province.shot("refusal-shown")
     await province.decide(pid, "decide_subsidy", {"amount_cny": "1000000"})
     await pf.decide(pid, "concur", reason="同意补助")
@@ -270,8 +271,8 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await auditor.go(f"/console/projects/{pid}")
     assert "Temporal UI" in await auditor.text('[data-testid="audit-links"]')
     await auditor.page.click('[data-testid="audit-links"] a >> nth=0')
-    assert "replays" in await auditor.text('[data-testid="replay"]')
-    assert "intact" in await auditor.text('[data-testid="verify"]')
+    assert "重放一致" in await auditor.text('[data-testid="replay"]')
+    assert "完整" in await auditor.text('[data-testid="verify"]')
     await auditor.shot("auditor-proof")
 
     # -- the English switch ------------------------------------------------------------------
