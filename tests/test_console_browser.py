@@ -275,6 +275,15 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     assert "完整" in await auditor.text('[data-testid="verify"]')
     await auditor.shot("auditor-proof")
 
+    # -- the province extends the batch close (fanned out to the open projects) ------------
+    later = close + timedelta(days=2)
+    await province.go(f"/console/batches/{batch_id}")
+    await province.page.fill("#deadline-at", later.strftime("%Y-%m-%dT%H:%M"))
+    await province.page.fill("#deadline-reason", "应各市申请延期两天")
+    await province.page.click("form[action$='/deadline'] button[type=submit]")
+    assert later.isoformat(timespec="minutes").replace("T", " ") in await province.text(
+        '[data-testid="close-at"]')
+
     # -- the English switch ------------------------------------------------------------------
     await county.go("/console/")
     await county.page.click("text=English")
