@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from runtime.devserver import free_port
@@ -73,3 +74,6 @@ def test_the_readme_tour_works_in_any_time_zone(demo: dict[str, str]) -> None:
     assert recommended["stage"] == "city_review", recommended  # waits for the finance bureau
     assert concurred["stage"] == "recommended", concurred
     assert outsider["status"] == 404 and outsider["rule"] == "NOT_FOUND", outsider
+    # The console of `make run` offers the demo's users (on its SQLite database).
+    login = httpx.get(f"http://127.0.0.1:{port}/console/login", timeout=30)
+    assert login.status_code == 200 and 'value="city|3703||demo-city-3703"' in login.text
