@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: run test test-fast lint diagram clean
+.PHONY: run test test-fast lint diagram clean browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,21 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(VENV)/bin/gongfu run
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m tools.run_tests
+
+# Debian's chromium and CJK fonts for the console's browser tests (Playwright drives it
+# with executable_path; its own browser download is never used). Best effort, as root:
+# without them the browser tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-noto-cjk) >/dev/null 2>&1 \
+	      || echo "note: could not install chromium; the browser tests will skip"; \
+	  else echo "note: no chromium (apt-get install chromium fonts-noto-cjk as root);" \
+	    "the browser tests will skip"; fi; \
+	fi
 
 # The pure tests (rules, table, drawing, replay of recorded histories): seconds.
 test-fast: $(VENV)/.installed

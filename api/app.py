@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
+import console
 from api import errors
 from api.auth import decode_token
 from api.middleware import Idempotency, RequestGuard, who_from_token
@@ -74,7 +75,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
         yield
 
     app = FastAPI(title="工赋百景 揭榜挂帅 API", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     if state is not None:
         app.state.gongfu = state
     errors.install(app)
@@ -89,6 +90,7 @@ def create_app(state: AppState | None = None, cfg: Settings | None = None) -> Fa
     app.add_middleware(RequestGuard, max_upload_bytes=upload_limit)
     for r in (projects.router, decisions.router, batches.router, units.router, oversight.router):
         app.include_router(r)
+    console.install(app)  # the console (/console/) and the offline /docs, /redoc
 
     @app.get("/health", response_model=Health, tags=["health"],
              responses={503: {"model": Health, "description": "degraded: Temporal or the "

@@ -27,10 +27,19 @@ class DecisionResponse(DecisionOutcome):
                    allowed_for_me=outcome.allowed.get(role, []))
 
 
+class MemberOut(BaseModel):
+    credit_code: str
+    name: str
+    role: str  # lead | scene | member
+    central_enterprise_in_shandong: bool = False
+    provincial_soe: bool = False
+
+
 class ProjectDetail(BaseModel):
     view: ProjectView
     allowed_for_me: list[str]
     decisions: list[DecisionRecord]
+    consortium: list[MemberOut] = []
 
 
 class ProjectSummary(BaseModel):

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
                                           "for missed deadlines (gongfu-upkeep-deadlines)")
     upkeep_stuck_minutes: int = Field(15, ge=1, description="minutes between the scans for "
                                       "stuck workflows (gongfu-upkeep-stuck)")
+    console_demo_sign_in: bool = Field(False, description="the console's sign-in page offers "
+                                       "the demo users (role, region, unit) instead of asking "
+                                       "for a token; `gongfu run` turns it on. Never in "
+                                       "production")
+    temporal_ui_url: str = Field("", description="the Temporal UI's address, for the console's "
+                                 "links; empty: http://<temporal host>:<temporal_ui_port>")
     log_format: str = Field("console", description="console | json")
     log_level: str = Field("info", description="debug | info | warning | error")
 

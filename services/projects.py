@@ -10,8 +10,11 @@ with the rule id, whether the validator refused it or the project has already en
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 from collections.abc import AsyncIterator
+from functools import cache
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -30,6 +33,7 @@ from domain.batch import ProjectInput, workflow_id_for
 from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
 from domain.refusals import Refusal, Refused
 from domain.stages import Stage
+from domain.summaries import static_details, static_summary
 from domain.views import EndInfo
 from services import visibility
 from workflows.project import REFUSED, ProjectWorkflow
@@ -48,16 +52,41 @@ def initial_search_attributes(project: ProjectInput) -> TypedSearchAttributes:
     )
 
 
+@cache
+def region_names() -> dict[str, str]:
+    """GB/T 2260 names of Shandong's regions, from the reference file the migration loads."""
+    import models
+
+    path = Path(models.__file__).resolve().parent / "reference" / "shandong_regions.csv"
+    with path.open(encoding="utf-8") as f:
+        return {row["code"]: row["name"] for row in csv.DictReader(f)}
+
+
+def summaries(project: ProjectInput) -> tuple[str, str]:
+    """The workflow's static summary and details (the Temporal UI's header and lists)."""
+    names = region_names()
+    city = names.get(project.city_code, project.city_code)
+    county = names.get(project.county_code, project.county_code)
+    lead = next((m.name for m in project.consortium if m.credit_code == project.applicant_unit),
+                project.applicant_unit)
+    return (static_summary(project.title, city, county, project.batch.batch_id),
+            static_details(project.project_id, project.title, city, county, project.batch.name,
+                           project.batch.batch_id, project.task_code, lead))
+
+
 async def start_project(
     client: Client, project: ProjectInput, task_queue: str
 ) -> WorkflowHandle[ProjectWorkflow, EndInfo]:
     """Start the project's workflow; starting the same project twice is one project,
     even after it ended (a project id is never reused for a new lifecycle)."""
+    summary, details = summaries(project)
     try:
         return await client.start_workflow(
             ProjectWorkflow.run,
             project,
             id=workflow_id_for(project.project_id),
+            static_summary=summary,
+            static_details=details,
             task_queue=task_queue,
             search_attributes=initial_search_attributes(project),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -74,8 +103,10 @@ def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflo
 async def decide(client: Client, project_id: str, decision: Decision) -> DecisionOutcome:
     handle = handle_for(client, project_id)
     try:
-        return await handle.execute_update(
-            ProjectWorkflow.decide, decision, id=decision.update_id()
+        # Sent under the action's name (the workflow's dynamic handler), so the history
+        # and the Temporal UI name each decision.
+        return await handle.execute_update(  # type: ignore[no-any-return]
+            decision.action, decision, id=decision.update_id(), result_type=DecisionOutcome
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -63,11 +63,14 @@ async def _run(demo: bool) -> None:
         client = await connect_with(cfg)
         async with build_worker(client, db=db):
             ui = f"http://{host}:{cfg.temporal_ui_port}"
-            api = await _serve_api(client, db, cfg)
+            # The demo's console offers its users to sign in as (never in production).
+            api = await _serve_api(client, db, cfg.model_copy(
+                update={"console_demo_sign_in": True}) if demo else cfg)
             await ensure_schedules(client, cfg.task_queue, cfg)
             typer.echo(f"Temporal server {cfg.temporal_address}  (data in {cfg.data_dir}/)")
             typer.echo(f"Temporal UI     {ui}")
             typer.echo(f"Upkeep          {ui}/namespaces/{cfg.temporal_namespace}/schedules")
+            typer.echo(f"Console 工作台  {api}/console/")
             typer.echo(f"API             {api}/docs")
             if demo:
                 results = await run_demo(client, cfg.task_queue, datetime.now(UTC), db)

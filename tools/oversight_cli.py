@@ -427,14 +427,39 @@ def ops_reproject(project: str = typer.Argument(None, help="project id or workfl
 @ops.command("history")
 def ops_history(project: str = PROJECT,
                 json: bool = typer.Option(False, "--json", help="accepted for uniformity: "
-                                          "the history is always JSON")) -> None:
+                                          "the history is always JSON"),
+                decisions: bool = typer.Option(False, "--decisions", help="instead of the "
+                                               "JSON, one line per decision or timer: what, "
+                                               "who, and what came of it, in Chinese")) -> None:
     """A project's raw workflow history (JSON, as Temporal exports it), from Temporal or
-    the archive."""
+    the archive. Each decision is an update named by its action (`city_recommend`, …;
+    `decide` in histories recorded before the console)."""
     async def go() -> None:
         _, history, _, _ = await _history(project)
+        if decisions:
+            _emit(render_decisions(history))
+            return
         _emit(history.to_json() + "\n")
 
     run(go())
+
+
+def render_decisions(history: WorkflowHistory) -> str:
+    """One line per decision (event id, +08:00 instant, and the decision's summary)."""
+    from audit.timeline import timeline
+    from domain.lifecycle import ACTION_LABELS_ZH
+    from domain.summaries import decision_summary
+
+    lines = []
+    for e in timeline(history):
+        label = ACTION_LABELS_ZH.get(e.action, e.action)
+        if e.actor is not None and e.stage_before and e.stage_after:
+            text = decision_summary(label, e.action, e.actor.user_id, e.actor.role,
+                                    Stage(e.stage_before), Stage(e.stage_after), e.note)
+        else:
+            text = f"{label}（{e.action}）· {e.kind}" + (f" · {e.note}" if e.note else "")
+        lines.append(f"{e.event_id:>5}  {e.at[:16].replace('T', ' ')}  {text}")
+    return "\n".join(lines or ["（无决定）/ no decisions"]) + "\n"
 
 
 @ops.command("archive")

@@ -14,11 +14,11 @@ this class only maps Temporal's primitives onto it:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -43,9 +43,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.payloads import OpenPublicity, Recommend
     from domain.places import place_hold
     from domain.project import ProjectState
-    from domain.refusals import Refusal, Refused
+    from domain.refusals import Refusal, RefusalKind, Refused
     from domain.roles import Role
     from domain.stages import Stage
+    from domain.summaries import current_details
     from domain.views import EndInfo, Notification, ProjectContent, ProjectView
 
 REFUSED = "Refused"
@@ -241,6 +242,25 @@ class ProjectWorkflow:
                        scope=change.scope, new_deadline=change.new_deadline.isoformat(),
                        rule=problem.rule, why=problem.message_en)
             raise _refused(problem)
+    # The same decision sent under its action's name (`city_recommend`, …), so that the
+    # Temporal UI and `gongfu ops history` name each decision; `decide` stays (older callers
+    # and recorded histories). Not a command: no `patched` needed.
+    @workflow.update(dynamic=True)
+    async def decide_named(self, name: str, args: Sequence[RawValue]) -> DecisionOutcome:
+        return await self.decide(self._named(name, args))
+
+    @decide_named.validator
+    def _validate_named(self, name: str, args: Sequence[RawValue]) -> None:
+        self._validate_decision(self._named(name, args))
+
+    @staticmethod
+    def _named(name: str, args: Sequence[RawValue]) -> Decision:
+        decision = workflow.payload_converter().from_payload(args[0].payload, Decision)
+        if decision.action != name:
+            raise _refused(Refusal(
+                rule="INPUT", kind=RefusalKind.INPUT, message_zh="更新名称与决定不符",
+                message_en=f"update {name} carries the decision {decision.action}"))
+        return decision  # type: ignore[no-any-return]
 
     @workflow.signal
     def change_deadline(self, change: DeadlineChange) -> None:
@@ -456,6 +476,8 @@ class ProjectWorkflow:
             self._published[name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(current_details(  # shown in the UI; not a command
+            st.stage, wanted[sa.WAITING_ON.name], wanted[sa.NEXT_DEADLINE.name], st.end))  # type: ignore[arg-type]
 
     def _info(self, event: str, record: DecisionRecord) -> None:
         self._emit(

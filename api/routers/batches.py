@@ -35,7 +35,7 @@ from domain.clock import Instant, iso_local
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
 from domain.presets import PresetName
 from domain.roles import Role
-from models import Batch, Project, Recommendation, Region, Task, Unit
+from models import Batch, CityQuota, Project, Recommendation, Region, Task, Unit
 from services.deadlines import extend_batch_close, set_local_deadline
 from services.decisions import BulkItem, make_decisions
 from services.projects import handle_for
@@ -241,6 +241,35 @@ def _names(state: AppState) -> tuple[dict[str, str], dict[str, str]]:
         regions = {r.code: r.name for r in s.scalars(select(Region))}
         units = {u.credit_code: u.name for u in s.scalars(select(Unit))}
     return regions, units
+
+
+class QuotaRow(BaseModel):
+    city_code: str
+    city_name: str
+    quota: int
+    used: int = Field(description="recommendations that take a place (R8)")
+    exempt: int = Field(description="recommendations of central / provincial SOEs (no place)")
+
+
+@router.get("/batches/{batch_id}/quotas", response_model=list[QuotaRow], responses=ERRORS,
+            summary="推荐名额使用情况 (each city's quota and its use, R8)",
+            **allow(Role.CITY, Role.CITY_FINANCE, Role.PROVINCE, Role.PROVINCE_FINANCE,
+                    Role.AUDITOR, **_BATCH_ACTION))
+def quotas(batch: BatchDep, p: PrincipalDep, state: StateDep) -> list[QuotaRow]:
+    """A city official sees their own city's row; the province and auditors every city's."""
+    batch_id = batch.id
+    regions, _ = _names(state)
+    query = select(CityQuota).where(CityQuota.batch_id == batch_id)
+    if p.role in (Role.CITY, Role.CITY_FINANCE):
+        query = query.where(CityQuota.city_code == p.region)
+    with state.db() as s:
+        rows = list(s.scalars(query.order_by(CityQuota.city_code)))
+        recs = list(s.scalars(select(Recommendation).where(Recommendation.batch_id == batch_id)))
+    return [QuotaRow(city_code=q.city_code, city_name=regions.get(q.city_code, q.city_code),
+                     quota=q.quota,
+                     used=sum(1 for r in recs if r.city_code == q.city_code and not r.exempt),
+                     exempt=sum(1 for r in recs if r.city_code == q.city_code and r.exempt))
+            for q in rows]
 
 
 @router.get("/batches/{batch_id}/recommendation-summary.xlsx", responses=FILE_RESPONSES,

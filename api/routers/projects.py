@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     ERRORS,
     OFFICIALS,
+    AppState,
     IdempotencyKey,
     PrincipalDep,
     StateDep,
@@ -24,6 +26,7 @@ from api.schemas import (
     CreateProject,
     DocumentOut,
     EditApplication,
+    MemberOut,
     Page,
     ProjectDetail,
     ProjectSummary,
@@ -31,7 +34,8 @@ from api.schemas import (
 from domain.actions import Action
 from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
-from models import Project
+from models import ConsortiumMember as MemberRow
+from models import Project, Unit
 from services.decisions import make_decision
 from services.documents import MEDIA_TYPES, upload
 from services.drafts import create_draft, project_id_for
@@ -67,7 +71,20 @@ async def project_detail(project_id: VisibleProject, p: PrincipalDep,
     view = await handle.query(ProjectWorkflow.view)
     log = await handle.query(ProjectWorkflow.decision_log)
     return ProjectDetail(view=view, allowed_for_me=view.allowed.get(p.role.value, []),
-                         decisions=log)
+                         decisions=log,
+                         consortium=await run_in_threadpool(consortium_of, state, project_id))
+
+
+def consortium_of(state: AppState, project_id: str) -> list[MemberOut]:
+    with state.db() as s:
+        rows = s.execute(select(MemberRow, Unit).join(
+            Unit, Unit.credit_code == MemberRow.unit_code).where(
+            MemberRow.project_id == project_id)).all()
+    order = {"lead": 0, "scene": 1}
+    return sorted((MemberOut(credit_code=u.credit_code, name=u.name, role=m.role,
+                             central_enterprise_in_shandong=u.central_enterprise_in_shandong,
+                             provincial_soe=u.provincial_soe) for m, u in rows),
+                  key=lambda m: (order.get(m.role, 2), m.credit_code))
 
 
 @router.get("/projects", response_model=Page[ProjectSummary], responses=ERRORS,
