@@ -96,5 +96,5 @@ class ProgrammeActivities:
                   number=projection.number)
         return head
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., object]]:
         return [self.check_submission, self.reserve_recommendation, self.project_state]

@@ -90,7 +90,7 @@ def decode_token(token: str, cfg: Settings | str) -> Principal:
     if isinstance(cfg, str):
         cfg = Settings(token_secret=cfg)
     try:
-        options = {"require": ["exp", "iat", "sub"]}
+        options: Any = {"require": ["exp", "iat", "sub"]}
         if cfg.token_jwks_url:
             key: Any = _jwks(cfg.token_jwks_url).get_signing_key_from_jwt(token).key
             claims = jwt.decode(token, key, algorithms=IDP_ALGORITHMS, options=options,

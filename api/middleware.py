@@ -78,7 +78,7 @@ def _replay(body: bytes) -> Receive:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 
@@ -262,7 +262,7 @@ def _answer_stored(row: IdempotencyKey) -> ASGIApp:
 
 
 def _insert(dialect: str) -> Callable[..., Any]:
-    return pg_insert if dialect == "postgresql" else sqlite_insert  # type: ignore[return-value]
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def _claim(db: Any, user: str, key: str, scope: Scope, fp: str) -> IdempotencyKey | str:
@@ -282,7 +282,8 @@ def _claim(db: Any, user: str, key: str, scope: Scope, fp: str) -> IdempotencyKe
         if row.fingerprint != fp:
             return "other_request"
         if row.status is not None:
-            return row
+            stored: IdempotencyKey = row
+            return stored
         if row.lease_until > now:
             return "in_progress"
         # The process that took it is gone (or very slow): this request runs it again.

@@ -83,6 +83,7 @@ def closed_outside(workflow_id: str, events: Iterable[HistoryEvent]) -> ClosedOu
     workflow completing."""
     identities: dict[str, str] = {}
     found = None
+    attrs: Any  # each event kind has its own attributes
     for ev in events:
         t = ev.event_type
         if t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:

@@ -63,6 +63,7 @@ def timeline(history: WorkflowHistory) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     patches = _patches(history)
     deadline_signals = 0
+    attrs: Any  # each event kind has its own attributes
     for ev in history.events:
         at = local(ev.event_time.ToDatetime().replace(tzinfo=UTC))
         when = at.isoformat(timespec="seconds")

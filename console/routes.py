@@ -109,7 +109,7 @@ def _route_roles(app: Any) -> dict[tuple[str, str], tuple[str, ...]]:
                   for path, ops in app.openapi()["paths"].items()
                   for method, op in ops.items()}
         app.state.console_route_roles = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 async def _form(request: Request, ctx: Ctx) -> Any:
@@ -277,13 +277,13 @@ async def login(request: Request) -> Response:
     token = str(form.get("token", "")).strip()
     error = None
     if form.get("demo") and cfg.console_demo_sign_in:
-        role, region, unit, user = str(form["demo"]).split("|", 3)
         try:
-            principal = Principal(user_id=user, role=role, region=region,  # type: ignore[arg-type]
+            role, region, unit, user = str(form["demo"]).split("|", 3)
+            principal = Principal(user_id=user, role=Role(role), region=region,
                                   unit_code=unit or None)
             token = issue_token(principal, cfg.token_secret,
                                 timedelta(hours=cfg.token_ttl_hours))
-        except ValidationError:
+        except (ValidationError, ValueError):
             error = ctx.t("error")
     if not error:
         try:
@@ -465,8 +465,9 @@ def _stepper(view: dict[str, Any]) -> list[tuple[str, str]]:
     """The preset's path through the lifecycle, each step done / current / ahead; an end
     that is not completion is shown where the project stopped."""
     lifecycle = lifecycle_for(PRESETS[PresetName(view["preset"])])
-    path = [s for s in stages_of(lifecycle)
-            if s not in END_STAGES and s not in (Stage.RETURNED,)] + [Stage.COMPLETED]
+    path: list[Stage] = [s for s in stages_of(lifecycle)
+                         if s not in END_STAGES and s not in (Stage.RETURNED,)]
+    path.append(Stage.COMPLETED)
     stage = Stage(view["stage"])
     if stage in path:
         at = path.index(stage)
@@ -631,12 +632,13 @@ async def create(request: Request) -> Response:
     except ValueError:
         return await _new(ctx, str(form.get("batch_id", "")),
                           _input_error("金额格式不正确", "bad amount"), 422)
-    body = {"batch_id": str(form.get("batch_id", "")), "task_code": str(form.get("task_code")),
+    body: dict[str, Any] = {
+            "batch_id": str(form.get("batch_id", "")), "task_code": str(form.get("task_code")),
             "title": str(form.get("title", "")), "county_code": county,
             "consortium": members, "application": application}
     r = await ctx.api.call("POST", "/projects", key=str(form.get("key", "")) or None, json=body)
     if r.status_code != 201:
-        return await _new(ctx, body["batch_id"], error_of(r), r.status_code)
+        return await _new(ctx, str(body["batch_id"]), error_of(r), r.status_code)
     return _redirect(ctx, f"/console/projects/{r.json()['view']['project_id']}")
 
 
@@ -688,8 +690,10 @@ def _dashboard(items: list[dict[str, Any]], preset: str) -> dict[str, Any]:
     funnel = [(s, sum(1 for v in where.values() if v >= n)) for n, s in enumerate(path)]
     ends = [(s, sum(1 for i in items if i["stage"] == s)) for s in order
             if Stage(s).is_end and s != "completed" and any(i["stage"] == s for i in items)]
-    soon = sorted((i for i in items if i["next_deadline"] and _instant(
-        i["next_deadline"]) < datetime.now(UTC) + NEAR), key=lambda i: i["next_deadline"])
+    horizon = datetime.now(UTC) + NEAR
+    soon = sorted((i for i in items if i["next_deadline"]
+                   and (_instant(i["next_deadline"]) or horizon) < horizon),
+                  key=lambda i: i["next_deadline"])
     return {"stages": present, "matrix": matrix, "funnel": funnel, "ends": ends,
             "soon": soon, "top": max([n for _, n in funnel] + [1])}
 

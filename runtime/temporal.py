@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -120,12 +120,13 @@ async def register_search_attributes(client: Client) -> list[str]:
 
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=client.namespace))
-    have = dict(listed.custom_attributes)
+    have: dict[str, Any] = dict(listed.custom_attributes)
     wrong = sorted(k.name for k in sa.ALL
                    if k.name in have and have[k.name] != k.indexed_value_type)
     if wrong:
         raise RuntimeError(f"search attributes registered with another type: {wrong}")
-    missing = {k.name: k.indexed_value_type for k in sa.ALL if k.name not in have}
+    missing: dict[str, Any] = {k.name: k.indexed_value_type for k in sa.ALL
+                               if k.name not in have}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing))
@@ -150,9 +151,9 @@ async def worker_poll_state(cfg: Settings, host: str | None = None, *,
 
     host = host or socket.gethostname()
 
-    async def pollers() -> list:  # type: ignore[type-arg]
+    async def pollers() -> list[Any]:
         client = await connect_with(cfg)
-        found = []
+        found: list[Any] = []
         for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
                      TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
             resp = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(

@@ -50,8 +50,8 @@ def sees_row(who: Person, project: Project) -> bool:
 
 
 def visible_project(session: Session, who: Person, project_id: str) -> Project:
-    project = session.scalars(restrict(select(Project).where(Project.id == project_id),
-                                       who)).first()
+    project: Project | None = session.scalars(restrict(
+        select(Project).where(Project.id == project_id), who)).first()
     if project is None or not sees_row(who, project):
         raise NotFound("项目", project_id)
     return project

@@ -58,7 +58,7 @@ def mark(db: sessionmaker[Session], project_id: str, closed: ClosedOutside) -> b
     (idempotent: a marked project is left alone)."""
     rule = CLOSED_OUTSIDE[closed.status]
     with db.begin() as s:
-        changed = s.execute(update(Project).where(
+        changed = s.execute(update(Project).where(  # type: ignore[attr-defined]
             Project.id == project_id,
             or_(Project.end_rule.is_(None), Project.end_rule != rule,
                 Project.next_deadline.is_not(None)))

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from console.routes import _left, _overdue, _when, form_fields, parse_payload
-from domain.lifecycle import SYSTEM_TRIGGERS, TRIGGERS
-from domain.payloads import payload_schema
+from domain.lifecycle import SYSTEM_TRIGGERS, TRIGGERS, spec_of
 
 
 def test_every_decision_has_a_form_whose_answer_fits_its_schema() -> None:
@@ -22,7 +21,9 @@ def test_every_decision_has_a_form_whose_answer_fits_its_schema() -> None:
                 for f in fields if f.kind != "json"}
         payload = parse_payload(action, form)
         if action not in ("edit_application", "attach_document"):
-            payload_schema(action).model_validate(payload)
+            spec = spec_of(action)
+            assert spec is not None
+            spec.payload.model_validate(payload)
     experts = parse_payload("assign_experts", {"f_experts": examples["experts"]})["experts"]
     assert experts == [{"user_id": "expert-1", "declared_conflicts": [
         "91370102MA000000X1", "91370102MA000000X2"]},

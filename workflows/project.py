@@ -175,6 +175,9 @@ class ProjectWorkflow:
 
     @workflow.update
     async def decide(self, decision: Decision) -> DecisionOutcome:
+        return await self._decide(decision)
+
+    async def _decide(self, decision: Decision) -> DecisionOutcome:
         async with self._lock:
             cached = self._state.outcome_for(decision.request_id)
             if cached is not None:
@@ -242,12 +245,13 @@ class ProjectWorkflow:
                        scope=change.scope, new_deadline=change.new_deadline.isoformat(),
                        rule=problem.rule, why=problem.message_en)
             raise _refused(problem)
+
     # The same decision sent under its action's name (`city_recommend`, …), so that the
     # Temporal UI and `gongfu ops history` name each decision; `decide` stays (older callers
     # and recorded histories). Not a command: no `patched` needed.
     @workflow.update(dynamic=True)
     async def decide_named(self, name: str, args: Sequence[RawValue]) -> DecisionOutcome:
-        return await self.decide(self._named(name, args))
+        return await self._decide(self._named(name, args))
 
     @decide_named.validator
     def _validate_named(self, name: str, args: Sequence[RawValue]) -> None:
@@ -255,12 +259,13 @@ class ProjectWorkflow:
 
     @staticmethod
     def _named(name: str, args: Sequence[RawValue]) -> Decision:
-        decision = workflow.payload_converter().from_payload(args[0].payload, Decision)
+        decision: Decision = workflow.payload_converter().from_payload(args[0].payload,
+                                                                       Decision)
         if decision.action != name:
             raise _refused(Refusal(
                 rule="INPUT", kind=RefusalKind.INPUT, message_zh="更新名称与决定不符",
                 message_en=f"update {name} carries the decision {decision.action}"))
-        return decision  # type: ignore[no-any-return]
+        return decision
 
     @workflow.signal
     def change_deadline(self, change: DeadlineChange) -> None:

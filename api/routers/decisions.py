@@ -9,6 +9,8 @@ adds its endpoint, its OpenAPI entry and its rows in the authorization-matrix te
 # No `from __future__ import annotations` here: each endpoint's body type is made at run
 # time, and FastAPI must see the class itself, not its name.
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, create_model
 
@@ -43,7 +45,7 @@ def _camel(action: str) -> str:
 def _add_route(action: str) -> None:
     schema = DECISIONS[Action(action)].payload
     required = any(f.is_required() for f in schema.model_fields.values())
-    body_model = create_model(  # type: ignore[call-overload]
+    body_model: Any = create_model(
         f"{_camel(action)}Request",
         __base__=DecisionBase,
         payload=(schema, ... if required else Field(default_factory=schema)),
@@ -53,14 +55,16 @@ def _add_route(action: str) -> None:
     route["openapi_extra"]["requestBody"] = {"content": {"application/json": {
         "example": example}}}
 
-    async def endpoint(project_id: VisibleProject, body: body_model,  # type: ignore[valid-type]
-                       p: PrincipalDep, state: StateDep,
-                       key: IdempotencyKey = None) -> DecisionResponse:
+    async def endpoint(project_id: VisibleProject, body: DecisionBase, p: PrincipalDep,
+                       state: StateDep, key: IdempotencyKey = None) -> DecisionResponse:
         outcome = await make_decision(
             client=state.client, db=state.db, project_id=project_id, action=action,
             actor=p.actor, reason=body.reason, evidence=body.evidence,
-            payload=body.payload.model_dump(mode="json"), request_id=request_id(p, key))
+            payload=body.payload.model_dump(mode="json"),  # type: ignore[attr-defined]
+            request_id=request_id(p, key))
         return DecisionResponse.of(outcome, project_id, p.role.value)
+
+    endpoint.__annotations__["body"] = body_model  # the action's own request body
 
     router.add_api_route(
         f"/projects/{{project_id}}/decisions/{action}", endpoint, methods=["POST"],
