@@ -23,8 +23,12 @@ INDEX = json.loads((HISTORIES / "index.json").read_text())
 def test_the_main_lifecycles_are_recorded() -> None:
     ends = {v["end"]["stage"] for v in INDEX.values()}
     assert {"completed", "not_recommended", "removed_in_publicity", "revoked",
-            "not_selected"} <= ends
-    assert {v["end"]["stage"] for k, v in INDEX.items() if "2024" in k} == {"completed"}
+            "not_selected", "terminated"} <= ends
+    assert {v["end"]["stage"] for k, v in INDEX.items() if "2024" in k} == {"completed",
+                                                                           "revoked"}
+    # Rules 2's new paths: rectification and re-acceptance, supervision, clawback.
+    paths = {s for v in INDEX.values() for s in v["stages"]}
+    assert {"rectification", "supervision", "clawback", "terminated"} <= paths
 
 
 @pytest.mark.parametrize("scenario", sorted(INDEX))

@@ -57,12 +57,67 @@ async def complete_2024(d: Drive) -> None:
     assert view.implementation_started_at is not None
     await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
     await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
-    await d.do("pass_halfyear_acceptance")
-    await d.advance_to(add_months(view.implementation_started_at, 12) + timedelta(minutes=1))
-    await d.wait_stage(Stage.FINAL_ACCEPTANCE)
-    await d.do("pass_acceptance", verified_investment_cny=1_500_000)
+    # Rules 2: passing the half-year round completes acceptance (recorded before them, the
+    # file went on to the one-year round).
+    await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
     await d.do("decide_subsidy", amount_cny=600_000)
     await d.do("record_disbursement")
+
+
+async def _to_final_acceptance(d: Drive) -> None:
+    from domain.stages import Stage
+
+    await d.to_implementation()
+    await d.do("request_early_acceptance", reason="已具备验收条件")
+    await d.do("accept_early_acceptance")
+    assert await d.stage() is Stage.FINAL_ACCEPTANCE
+
+
+async def rectified_then_passed(d: Drive) -> None:
+    """R16: rectify by a deadline, the report submitted, re-acceptance passes; no award
+    on merit (R17), then supervision (R18) to completion."""
+    await _to_final_acceptance(d)
+    await d.do("rectify", days=30, reason="专账不完整")
+    await d.do("submit_rectification", evidence=[support.SHA])
+    await d.do("pass_acceptance", verified_investment_cny=2_000_000)
+    await d.do("decide_no_award", reason="择优：成效不突出")
+    await d.do("concur", Role.PROVINCE_FINANCE)
+    await _through_supervision(d)
+
+
+async def _through_supervision(d: Drive) -> None:
+    from datetime import timedelta
+
+    view = await d.view()
+    assert view.supervision_ends_at is not None
+    await d.advance_to(view.supervision_ends_at + timedelta(minutes=1))
+
+
+async def terminated(d: Drive) -> None:
+    """R21: the applicant asks to terminate, the city endorses, the province approves."""
+    await d.to_implementation()
+    await d.do("request_termination", reason="企业经营调整，主动终止")
+    await d.do("endorse_termination")
+    await d.do("approve_termination")
+
+
+async def revoked_after_completion(d: Drive) -> None:
+    """R18: fraud found in supervision after the subsidy was paid: clawback, repaid."""
+    from datetime import timedelta
+
+    from domain.clock import add_months
+    from domain.stages import Stage
+
+    view = await d.to_implementation()
+    assert view.implementation_started_at is not None
+    await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
+    await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
+    await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
+    await d.do("decide_subsidy", amount_cny=600_000)
+    await d.do("record_disbursement", amount_cny=600_000, reference="鲁财拨1号")
+    await d.do("revoke", reason="监管期内发现虚报投资", grounds="fraud")
+    await d.do("record_repayment", amount_cny=600_000)
+    await d.do("settle_clawback")
 
 
 async def returned_then_closed(d: Drive) -> None:
@@ -128,6 +183,15 @@ SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
     "revoked_2026": ("2026", revoked),
     "not_selected_2026": ("2026", not_selected),
     "outside_actions_2026": ("2026", outside_actions),
+    # Rules version 2 (issue 16): the new ends.
+    "rectified_then_passed_2026": ("2026", rectified_then_passed),
+    "terminated_2026": ("2026", terminated),
+    "revoked_after_completion_2024": ("2024", revoked_after_completion),
+}
+# Batch data of the scenarios that need it (a supervision period to revoke in).
+BATCH_DATA: dict[str, dict[str, int]] = {
+    "rectified_then_passed_2026": {"supervision_years": 1},
+    "revoked_after_completion_2024": {"supervision_years": 1},
 }
 
 
@@ -153,7 +217,7 @@ async def record(url: str, names: list[str], suffix: str = "") -> None:
                 preset, drive = SCENARIOS[name]
                 scenario = f"{name}{suffix}"
                 b = support.batch(preset, next_close(datetime.now(SHANGHAI)),
-                                  batch_id=f"recorded-{scenario}")
+                                  batch_id=f"recorded-{scenario}", **BATCH_DATA.get(name, {}))
                 d = await harness.start(batch=b, project_id=f"recorded-{scenario}")
                 await drive(d)
                 await d.result()
