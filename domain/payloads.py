@@ -83,8 +83,34 @@ class Finding(_Payload):
     summary: str = Field(min_length=1, max_length=2000)
 
 
+class RuleId(StrEnum):
+    """The programme's rules (SPEC.md R1-R21), as a decision cites one."""
+
+    R1 = "R1"
+    R2 = "R2"
+    R3 = "R3"
+    R4 = "R4"
+    R5 = "R5"
+    R6 = "R6"
+    R7 = "R7"
+    R8 = "R8"
+    R9 = "R9"
+    R10 = "R10"
+    R11 = "R11"
+    R12 = "R12"
+    R13 = "R13"
+    R14 = "R14"
+    R15 = "R15"
+    R16 = "R16"
+    R17 = "R17"
+    R18 = "R18"
+    R19 = "R19"
+    R20 = "R20"
+    R21 = "R21"
+
+
 class DeclareIneligible(_Payload):
-    rule: str = Field(pattern=r"^R([1-9]|1[0-9]|2[01])$", description="the rule not met")
+    rule: RuleId = Field(description="the rule not met")
 
 
 class Rectify(_Payload):

@@ -142,14 +142,18 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
 
     # -- applicant: units, the application, a document, submit --------------------------
     app = await sign_in(browser, site, shots, "applicant", f"app-{tag}", CITY, lead.credit_code)
-    for u in (lead, scene):
-        await app.go("/console/units")
-        await app.page.fill("#u-code", u.credit_code)
-        await app.page.fill("#u-name", u.name)
-        await app.page.select_option("#u-kind", u.kind)
-        await app.page.select_option("#u-region", COUNTY)
-        await app.page.click("form.card button[type=submit]")
-        assert u.credit_code in await app.text("main")
+    # Each unit registers itself (R19: an applicant token registers only its own unit).
+    scene_app = await sign_in(browser, site, shots, "applicant", f"scene-{tag}", CITY,
+                              scene.credit_code)
+    for who, u in ((app, lead), (scene_app, scene)):
+        await who.go("/console/units")
+        await who.page.fill("#u-code", u.credit_code)
+        await who.page.fill("#u-name", u.name)
+        await who.page.select_option("#u-kind", u.kind)
+        await who.page.select_option("#u-region", COUNTY)
+        await who.page.click("form.card button[type=submit]")
+        assert u.credit_code in await who.text("main")
+        assert "refusal" not in await who.page.content()
     await app.go(f"/console/new?batch={batch_id}")
     await app.page.fill("#n-title", "生产制造大模型应用（浏览器）")
     await app.page.select_option("#n-task", "T3")
@@ -160,6 +164,12 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await app.page.click("form.card button[type=submit]")
     await app.page.wait_for_url("**/console/projects/p-*")
     pid = app.page.url.rsplit("/", 1)[-1]
+    # R20: the scene unit confirms its participation with its own token (through the API:
+    # the console has no consent page yet).
+    scene_api = Caller(http, token("applicant", f"scene-{tag}", CITY, scene.credit_code))
+    r = await scene_api.post(f"/projects/{pid}/consortium/{scene.credit_code}/consent",
+                             {"agree": True, "note": "已签订联合体协议"})
+    assert r.status_code == 200, r.text
     assert await app.text('[data-testid="stage"]') == "草稿"
     await app.page.click('[data-testid="action-attach_document"]')
     await app.page.select_option("#up-kind", "feasibility_report")
@@ -254,6 +264,7 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await advance_to(ts, pid, end + timedelta(minutes=1))
     await app.until(f"/console/projects/{pid}", '[data-testid="stage"]', "项目实施")
     await app.decide(pid, "request_early_acceptance", reason="已具备验收条件")
+    await province.decide(pid, "accept_early_acceptance", reason="同意提前验收")
     await province.decide(pid, "pass_acceptance", {"verified_investment_cny": "2900000"})
     await province.decide(pid, "decide_subsidy", {"amount_cny": "1200000"})
     refusal = await province.text('[data-testid="refusal"]')  # over the cap: refused (R17)
@@ -263,7 +274,8 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await province.decide(pid, "decide_subsidy", {"amount_cny": "1000000"})
     await pf.decide(pid, "concur", reason="同意补助")
     await province.decide(pid, "record_disbursement", reason="已拨付")
-    assert await province.text('[data-testid="stage"]') == "已完成"
+    # R18: after the subsidy the project is supervised for the batch's period.
+    assert await province.text('[data-testid="stage"]') == "监管期"
     await province.shot("project-completed")
 
     # -- the auditor: timeline, replay proof, verification ---------------------------------

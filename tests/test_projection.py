@@ -56,7 +56,7 @@ async def test_projection_after_a_complete_lifecycle_equals_the_workflow(ts: Har
     project, decisions = rows(ts.db, d.project.project_id)
     assert project["stage"] == view.stage.value == "completed"
     assert project["stage_label_zh"] == view.stage_label_zh
-    assert project["end_rule"] == "R17"
+    assert project["end_rule"] == "R18"  # completed after supervision (R18), 0 years here
     assert project["city_rank"] == view.rank == 1
     assert project["scores"] == view.experts
     assert project["verified_investment_cny"] == view.verified_investment_cny == 2_400_000

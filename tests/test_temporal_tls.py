@@ -266,7 +266,8 @@ async def test_workers_and_apis_connect_through_mutual_tls(
         assert await keyed.count_workflows() is not None
 
 
-async def _refused_connection(cfg: Settings, match: str = "transport error") -> None:
+async def _refused_connection(cfg: Settings,
+                              match: str = "transport error|connection closed") -> None:
     with pytest.raises(RuntimeError, match=match):  # the bridge's "Failed client connect"
         await asyncio.wait_for(connect_with(cfg), 30)
 
