@@ -58,97 +58,125 @@ def _outsider(identity: str) -> Actor:
 
 
 def timeline(history: WorkflowHistory) -> list[TimelineEntry]:
-    accepted: dict[str, tuple[int, str, Decision | DeadlineChange]] = {}
-    timers: dict[str, str] = {}
-    out: list[TimelineEntry] = []
-    patches = _patches(history)
-    deadline_signals = 0
-    attrs: Any  # each event kind has its own attributes
+    reader = _Reader(_patches(history))
     for ev in history.events:
         at = local(ev.event_time.ToDatetime().replace(tzinfo=UTC))
-        when = at.isoformat(timespec="seconds")
+        reader.read(ev, at.isoformat(timespec="seconds"))
+    return reader.out
+
+
+class _Reader:
+    """Reads a history event by event; one method per kind of event that the timeline
+    shows (updates are paired: accepted, then completed)."""
+
+    def __init__(self, patches: set[str]) -> None:
+        self.patches = patches
+        self.accepted: dict[str, tuple[int, str, Decision | DeadlineChange]] = {}
+        self.timers: dict[str, str] = {}
+        self.out: list[TimelineEntry] = []
+        self.deadline_signals = 0
+
+    def read(self, ev: Any, when: str) -> None:
         t = ev.event_type
-        if t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            attrs = ev.workflow_execution_update_accepted_event_attributes
-            request = attrs.accepted_request
-            kind = DeadlineChange if request.input.name == "set_deadline" else Decision
-            decision = decode(request.input.args.payloads, [kind])[0]
-            accepted[request.meta.update_id] = (ev.event_id, when, decision)
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            attrs = ev.workflow_execution_update_completed_event_attributes
-            event_id, when_accepted, d = accepted.pop(attrs.meta.update_id)
-            if isinstance(d, DeadlineChange):
-                out.append(_deadline_entry(event_id, when_accepted, d, attrs))
-                continue
-            common = {"event_id": event_id, "at": when_accepted, "action": d.action,
-                      "actor": d.actor, "request_id": d.request_id, "reason": d.reason,
-                      "evidence": d.evidence, "payload": d.payload}
-            if attrs.outcome.HasField("success"):
-                o = decode(attrs.outcome.success.payloads, [DecisionOutcome])[0]
-                out.append(TimelineEntry(kind="decision", seq=o.seq,
-                                         stage_before=o.stage_before.value,
-                                         stage_after=o.stage.value, note=o.note, **common))
-            else:
-                out.append(TimelineEntry(kind="refused", note=attrs.outcome.failure.message,
-                                         **common))
-        elif t == E.EVENT_TYPE_TIMER_STARTED:
-            summary = ev.user_metadata.summary
-            timers[ev.timer_started_event_attributes.timer_id] = (
-                str(decode([summary])[0]) if summary.data else "")
-        elif t == E.EVENT_TYPE_TIMER_FIRED:
-            what = timers.get(ev.timer_fired_event_attributes.timer_id, "")
-            out.append(TimelineEntry(event_id=ev.event_id, at=when, kind="timer",
-                                     action=what.split(" @ ")[0], note=what))
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            attrs = ev.workflow_execution_signaled_event_attributes
-            if attrs.signal_name == "change_deadline":
-                deadline_signals += 1
-                refused = f"{REFUSE_DEADLINE_SIGNAL_PATCH}-{deadline_signals}" in patches
-                c = decode(attrs.input.payloads, [DeadlineChange])[0]
-                out.append(TimelineEntry(
-                    event_id=ev.event_id, at=when,
-                    kind="refused" if refused else "deadline_change",
-                    action="extend_deadline" if c.scope == "batch" else "set_local_deadline",
-                    actor=c.actor, request_id=c.request_id, reason=c.reason,
-                    note=(f"signal from {attrs.identity or 'unknown'} refused, never applied "
-                          "(deadline changes are the API's sealed update set_deadline): "
-                          if refused else "")
-                    + f"{c.scope}: {c.new_deadline.isoformat()}"))
-            else:
-                known = attrs.signal_name == "reproject"
-                out.append(TimelineEntry(
-                    event_id=ev.event_id, at=when, kind="signal", action=attrs.signal_name,
-                    actor=_outsider(attrs.identity),
-                    note="read model re-sent" if known else
-                    "not a signal of this workflow: ignored"))
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-            attrs = ev.workflow_execution_cancel_requested_event_attributes
-            out.append(TimelineEntry(
-                event_id=ev.event_id, at=when, kind="cancel_requested", action="cancel",
-                actor=_outsider(attrs.identity), reason=attrs.cause,
-                note="Temporal 取消请求：记录并忽略，项目继续 / cancel request from Temporal: "
-                     "recorded and ignored, the project goes on"))
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-            attrs = ev.workflow_execution_terminated_event_attributes
-            out.append(TimelineEntry(
-                event_id=ev.event_id, at=when, kind="terminated", action="terminate",
-                actor=_outsider(attrs.identity), reason=attrs.reason,
-                note="流程在本计划之外被强制终止 / workflow terminated outside the programme"))
+        handler = _HANDLERS.get(t)
+        if handler is not None:
+            handler(self, ev, when)
         elif t in _CLOSED:
-            out.append(TimelineEntry(event_id=ev.event_id, at=when, kind=_CLOSED[t],
-                                     action=_CLOSED[t],
-                                     note="流程在本计划之外关闭 / workflow closed outside the "
-                                          "programme"))
+            self.out.append(TimelineEntry(
+                event_id=ev.event_id, at=when, kind=_CLOSED[t], action=_CLOSED[t],
+                note="流程在本计划之外关闭 / workflow closed outside the programme"))
         elif (t == E.EVENT_TYPE_WORKFLOW_TASK_FAILED
               and ev.workflow_task_failed_event_attributes.cause == RESET):
-            attrs = ev.workflow_task_failed_event_attributes
-            out.append(TimelineEntry(
-                event_id=ev.event_id, at=when, kind="reset", action="reset",
-                actor=_outsider(attrs.identity), reason=attrs.failure.message,
-                note=f"流程被重置：运行 {attrs.base_run_id} 在此之后的事件被丢弃，新运行 "
-                     f"{attrs.new_run_id} / reset: the events of run {attrs.base_run_id} after "
-                     f"this point were discarded; this is run {attrs.new_run_id}"))
-    return out
+            self._reset(ev, when)
+
+    def _update_accepted(self, ev: Any, when: str) -> None:
+        request = ev.workflow_execution_update_accepted_event_attributes.accepted_request
+        kind = DeadlineChange if request.input.name == "set_deadline" else Decision
+        decision = decode(request.input.args.payloads, [kind])[0]
+        self.accepted[request.meta.update_id] = (ev.event_id, when, decision)
+
+    def _update_completed(self, ev: Any, when: str) -> None:
+        attrs = ev.workflow_execution_update_completed_event_attributes
+        event_id, when_accepted, d = self.accepted.pop(attrs.meta.update_id)
+        if isinstance(d, DeadlineChange):
+            self.out.append(_deadline_entry(event_id, when_accepted, d, attrs))
+            return
+        common = {"event_id": event_id, "at": when_accepted, "action": d.action,
+                  "actor": d.actor, "request_id": d.request_id, "reason": d.reason,
+                  "evidence": d.evidence, "payload": d.payload}
+        if attrs.outcome.HasField("success"):
+            o = decode(attrs.outcome.success.payloads, [DecisionOutcome])[0]
+            self.out.append(TimelineEntry(kind="decision", seq=o.seq,
+                                          stage_before=o.stage_before.value,
+                                          stage_after=o.stage.value, note=o.note, **common))
+        else:
+            self.out.append(TimelineEntry(kind="refused", note=attrs.outcome.failure.message,
+                                          **common))
+
+    def _timer_started(self, ev: Any, _when: str) -> None:
+        summary = ev.user_metadata.summary
+        self.timers[ev.timer_started_event_attributes.timer_id] = (
+            str(decode([summary])[0]) if summary.data else "")
+
+    def _timer_fired(self, ev: Any, when: str) -> None:
+        what = self.timers.get(ev.timer_fired_event_attributes.timer_id, "")
+        self.out.append(TimelineEntry(event_id=ev.event_id, at=when, kind="timer",
+                                      action=what.split(" @ ")[0], note=what))
+
+    def _signaled(self, ev: Any, when: str) -> None:
+        attrs = ev.workflow_execution_signaled_event_attributes
+        if attrs.signal_name != "change_deadline":
+            known = attrs.signal_name == "reproject"
+            self.out.append(TimelineEntry(
+                event_id=ev.event_id, at=when, kind="signal", action=attrs.signal_name,
+                actor=_outsider(attrs.identity),
+                note="read model re-sent" if known else "not a signal of this workflow: ignored"))
+            return
+        self.deadline_signals += 1
+        refused = f"{REFUSE_DEADLINE_SIGNAL_PATCH}-{self.deadline_signals}" in self.patches
+        c = decode(attrs.input.payloads, [DeadlineChange])[0]
+        self.out.append(TimelineEntry(
+            event_id=ev.event_id, at=when, kind="refused" if refused else "deadline_change",
+            action="extend_deadline" if c.scope == "batch" else "set_local_deadline",
+            actor=c.actor, request_id=c.request_id, reason=c.reason,
+            note=(f"signal from {attrs.identity or 'unknown'} refused, never applied "
+                  "(deadline changes are the API's sealed update set_deadline): "
+                  if refused else "") + f"{c.scope}: {c.new_deadline.isoformat()}"))
+
+    def _cancel_requested(self, ev: Any, when: str) -> None:
+        attrs = ev.workflow_execution_cancel_requested_event_attributes
+        self.out.append(TimelineEntry(
+            event_id=ev.event_id, at=when, kind="cancel_requested", action="cancel",
+            actor=_outsider(attrs.identity), reason=attrs.cause,
+            note="Temporal 取消请求：记录并忽略，项目继续 / cancel request from Temporal: "
+                 "recorded and ignored, the project goes on"))
+
+    def _terminated(self, ev: Any, when: str) -> None:
+        attrs = ev.workflow_execution_terminated_event_attributes
+        self.out.append(TimelineEntry(
+            event_id=ev.event_id, at=when, kind="terminated", action="terminate",
+            actor=_outsider(attrs.identity), reason=attrs.reason,
+            note="流程在本计划之外被强制终止 / workflow terminated outside the programme"))
+
+    def _reset(self, ev: Any, when: str) -> None:
+        attrs = ev.workflow_task_failed_event_attributes
+        self.out.append(TimelineEntry(
+            event_id=ev.event_id, at=when, kind="reset", action="reset",
+            actor=_outsider(attrs.identity), reason=attrs.failure.message,
+            note=f"流程被重置：运行 {attrs.base_run_id} 在此之后的事件被丢弃，新运行 "
+                 f"{attrs.new_run_id} / reset: the events of run {attrs.base_run_id} after "
+                 f"this point were discarded; this is run {attrs.new_run_id}"))
+
+
+_HANDLERS: dict[Any, Any] = {
+    E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: _Reader._update_accepted,
+    E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: _Reader._update_completed,
+    E.EVENT_TYPE_TIMER_STARTED: _Reader._timer_started,
+    E.EVENT_TYPE_TIMER_FIRED: _Reader._timer_fired,
+    E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: _Reader._signaled,
+    E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED: _Reader._cancel_requested,
+    E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: _Reader._terminated,
+}
 
 
 RESET = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW
