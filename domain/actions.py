@@ -68,6 +68,8 @@ class Action(StrEnum):
     DECIDE_SUBSIDY = "decide_subsidy"
     DECIDE_NO_AWARD = "decide_no_award"
     RECORD_DISBURSEMENT = "record_disbursement"
+    # the province is reminded of a project waiting on it
+    PROVINCE_REMINDER = "province_reminder"
     # supervision after completion (R18)
     SUPERVISION_ENDED = "supervision_ended"
     # ending without fraud (R21)

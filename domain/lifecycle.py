@@ -397,6 +397,11 @@ _TABLE: tuple[DecisionSpec, ...] = (
                    guards=(g.SUBSIDY_DECIDED,), since=V2),
               payload=p.Disbursement, effect=e.record_disbursement, bulk=True,
               example={"amount_cny": 800_000, "reference": "鲁财拨〔2027〕12号"}),
+    _decision(Action.PROVINCE_REMINDER,
+              Move((S.PROVINCIAL_REVIEW, S.SELECTED, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE,
+                    S.SUBSIDY, S.CLAWBACK), None, _SYSTEM, "提醒省级及时决定", "LIFECYCLE",
+                   since=V2),
+              effect=e.province_reminder),
     _decision(Action.SUPERVISION_ENDED,
               Move((S.SUPERVISION,), S.COMPLETED, _SYSTEM, "监管期满，项目完成", "R18", since=V2)),
     # -- ending without fraud (R21) ------------------------------------------------------

@@ -352,6 +352,8 @@ class ProjectState:
             stage_before=before, stage_after=data.stage, note=note, rule=rule,
         )
         data.log.append(record)
+        if data.stage is not before or data.stage_since is None:
+            data.stage_since, data.province_reminded = now, False
         if data.stage.is_selected:
             data.was_selected = True
         idempotency.remember(data, d, record)

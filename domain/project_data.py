@@ -88,6 +88,9 @@ class ProjectData(BaseModel):
     disbursement: DisbursementEntry | None = None
     supervision_ends_at: datetime | None = None
     clawback: ClawbackState | None = None
+    # When the current stage was entered, and whether the province was reminded in it.
+    stage_since: datetime | None = None
+    province_reminded: bool = False
 
     @classmethod
     def new(cls, project: ProjectInput, created_at: datetime, rules: int) -> ProjectData:

@@ -71,6 +71,13 @@ class Stage(StrEnum):
         return self in (Stage.DRAFT, Stage.SUBMITTED, Stage.COUNTY_REVIEW, Stage.RETURNED)
 
     @property
+    def waits_on_province(self) -> bool:
+        """Only the province (with finance) moves the project on from here: it is reminded
+        when the project has waited too long (rules 2)."""
+        return self in (Stage.PROVINCIAL_REVIEW, Stage.SELECTED, Stage.HALFYEAR_ACCEPTANCE,
+                        Stage.FINAL_ACCEPTANCE, Stage.SUBSIDY, Stage.CLAWBACK)
+
+    @property
     def releases_places(self) -> bool:
         """An end before the list: the units' places (R2, R3) and the city's quota row
         (R8) go back. `revoked` is decided by whether the project had been selected."""

@@ -138,6 +138,8 @@ def _v2(preset: str) -> dict[str, dict[str, str]]:
         "terminate": {s: "terminated" for s in (*terminable, "subsidy")},
         "revoke": {**{s: "revoked" for s in open_stages}, "supervision": "clawback"},
         "record_repayment": {"clawback": "="},
+        "province_reminder": {s: "=" for s in ("provincial_review", "selected", *acceptance,
+                                                "subsidy", "clawback")},
         "settle_clawback": {"clawback": "revoked"},
         "refer_clawback": {"clawback": "revoked"},
     }

@@ -414,3 +414,17 @@ def test_every_decision_has_what_it_needs() -> None:
         assert spec.label_zh
         if spec.system:
             assert not spec.bulk and not spec.passive
+
+
+def test_a_stage_waiting_on_the_province_reminds_it_once_and_shows_as_a_deadline() -> None:
+    s = state("2026")
+    to_city_review(s)
+    do(s, "city_recommend", rank=1)
+    do(s, "concur", role=Role.CITY_FINANCE)
+    s.fire_system("recommendation_closed", CLOSE)  # provincial review: only the province acts
+    reminder = next(a for a in s.alarms() if a.trigger == "province_reminder")
+    assert reminder.at == CLOSE + timedelta(days=30) and s.next_deadline() == reminder.at
+    s.fire_system(reminder.trigger, reminder.at)
+    assert [n.to_role for n in s.drain_outbox()] == [Role.PROVINCE]
+    assert all(a.trigger != "province_reminder" for a in s.alarms())  # once per stage
+    assert s.stage is Stage.PROVINCIAL_REVIEW

@@ -25,6 +25,23 @@ class Alarm:
 
 
 def alarms(data: ProjectData) -> list[Alarm]:
+    out = _stage_alarms(data)
+    reminder = province_reminder_at(data)
+    if reminder is not None:
+        out.append(Alarm(reminder, Action.PROVINCE_REMINDER))
+    return out
+
+
+def province_reminder_at(data: ProjectData) -> datetime | None:
+    """Rules 2: a stage where only the province can act gets one reminder after the
+    batch's `province_reminder_days`; shown as the project's next deadline."""
+    if (data.rules < 2 or not data.stage.waits_on_province or data.province_reminded
+            or data.stage_since is None):
+        return None
+    return data.stage_since + timedelta(days=data.batch.province_reminder_days)
+
+
+def _stage_alarms(data: ProjectData) -> list[Alarm]:
     s = data.stage
     if s.awaits_submission:
         return [Alarm(data.deadline(DeadlineKind.APPLICANT), Action.SUBMISSION_CLOSED)]

@@ -276,6 +276,16 @@ def archive_overdue(data: ProjectData, d: Decision, _h: Happening) -> None:
                     f"process archive {k} is overdue (due {due})")
 
 
+def province_reminder(data: ProjectData, _d: Decision, h: Happening) -> None:
+    data.province_reminded = True
+    since = iso_local(data.stage_since) if data.stage_since else ""
+    data.outbox.append(Notification(
+        project_id=data.project.project_id, to_role=Role.PROVINCE, kind="province_reminder",
+        message_zh=f"项目“{data.content.title}”自{since}起在“{data.stage.label_zh}”阶段等待省级决定",
+        message_en=f"project {data.project.project_id} has waited for the province in "
+                   f"{data.stage.value} since {since}"))
+
+
 def _tell_applicant(data: ProjectData, kind: str, zh: str, en: str) -> None:
     data.outbox.append(Notification(
         project_id=data.project.project_id, to_role=Role.APPLICANT,
