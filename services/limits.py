@@ -251,7 +251,7 @@ def recommend_list(
 
 
 _RESERVATION_HEAD = (
-    select(_project.c.batch_id, _project.c.city_code, _rec.c.rank)
+    select(_project.c.batch_id, _project.c.city_code, _project.c.applicant_code, _rec.c.rank)
     .outerjoin(_rec, _rec.c.project_id == _project.c.id)
     .where(_project.c.id == bindparam("pid")))
 
@@ -263,6 +263,11 @@ def reserve_recommendation(db: Executor, project_id: str, rank: int) -> Refusal 
     if head is None:
         return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
                        f"project {project_id} is not registered")
+    # R5 again: the province may have flagged a unit after the submission.
+    for m in members_of(db, project_id, head.applicant_code):
+        problem = check_standing(m.unit)
+        if problem:
+            return problem
     if head.rank == rank:
         return None
     return recommend_list(db, head.batch_id, head.city_code, [(project_id, rank)])

@@ -219,3 +219,22 @@ def state_of(project_id: str, stage: Stage, rank: int | None = None) -> ReadMode
                          subsidy_amount_cny=None, disbursed_at=None, reserve_pool=False,
                          waiting_on=[], next_deadline=None, quota_rank=rank,
                          was_selected=stage.is_selected)
+
+
+def test_standing_is_checked_again_at_recommendation_r5(db: sessionmaker[Session]) -> None:
+    """The province may flag a unit after the submission: the city's recommendation is
+    then refused with R5 (issue 16, 'standing re-checked')."""
+    from models import Unit
+    from services.limits import reserve_recommendation
+
+    policy = new_batch(db)
+    lead = support.unit("service_provider")
+    pid = new_project(db, policy, lead)
+    assert submit(db, pid) is None
+    with db.begin() as s:
+        unit = s.get(Unit, lead.credit_code)
+        assert unit is not None
+        unit.serious_dishonesty = True
+    with db.begin() as s:
+        problem = reserve_recommendation(s, pid, 1)
+    assert problem is not None and problem.rule == "R5"
