@@ -28,11 +28,28 @@ class DecisionResponse(DecisionOutcome):
 
 
 class MemberOut(BaseModel):
+    """A consortium member: the unit, its role, the SOE facts the quota depends on (R8),
+    and its consent (R20)."""
+
     credit_code: str
     name: str
     role: str  # lead | scene | member
     central_enterprise_in_shandong: bool = False
     provincial_soe: bool = False
+    consent: str = Field(default="confirmed", description="pending | confirmed | declined")
+    consent_by: str | None = None
+    consent_at: Instant | None = None
+    consent_note: str | None = None
+
+    @classmethod
+    def of(cls, member: Any, unit: Any) -> MemberOut:
+        return cls(credit_code=member.unit_code, name=unit.name if unit else "",
+                   role=member.role,
+                   central_enterprise_in_shandong=bool(
+                       unit and unit.central_enterprise_in_shandong),
+                   provincial_soe=bool(unit and unit.provincial_soe), consent=member.consent,
+                   consent_by=member.consent_by, consent_at=member.consent_at,
+                   consent_note=member.consent_note)
 
 
 class ProjectDetail(BaseModel):

@@ -103,10 +103,10 @@ def decide_consent(session: Session, *, who: Actor, project_id: str, unit_code: 
     return member
 
 
-def members(session: Session, project_id: str) -> list[tuple[ConsortiumMember, str]]:
-    """The consortium with each member's name, declined members included (the applicant
+def members(session: Session, project_id: str) -> list[tuple[ConsortiumMember, Unit]]:
+    """The consortium with each member's unit, declined members included (the applicant
     sees who declined and why)."""
-    return [(m, name) for m, name in session.execute(
-        select(ConsortiumMember, Unit.name)
+    return [(m, unit) for m, unit in session.execute(
+        select(ConsortiumMember, Unit)
         .join(Unit, Unit.credit_code == ConsortiumMember.unit_code)
         .where(ConsortiumMember.project_id == project_id).order_by(ConsortiumMember.unit_code))]

@@ -34,8 +34,8 @@ from api.schemas import (
 from domain.actions import Action
 from domain.payloads import DOCUMENT_KINDS
 from domain.roles import Role
-from models import ConsortiumMember as MemberRow
-from models import Project, Unit
+from models import Project
+from services import consortium
 from services.decisions import make_decision
 from services.documents import MEDIA_TYPES, upload
 from services.drafts import create_draft, project_id_for
@@ -77,13 +77,9 @@ async def project_detail(project_id: VisibleProject, p: PrincipalDep,
 
 def consortium_of(state: AppState, project_id: str) -> list[MemberOut]:
     with state.db() as s:
-        rows = s.execute(select(MemberRow, Unit).join(
-            Unit, Unit.credit_code == MemberRow.unit_code).where(
-            MemberRow.project_id == project_id)).all()
+        rows = consortium.members(s, project_id)
     order = {"lead": 0, "scene": 1}
-    return sorted((MemberOut(credit_code=u.credit_code, name=u.name, role=m.role,
-                             central_enterprise_in_shandong=u.central_enterprise_in_shandong,
-                             provincial_soe=u.provincial_soe) for m, u in rows),
+    return sorted((MemberOut.of(m, u) for m, u in rows),
                   key=lambda m: (order.get(m.role, 2), m.credit_code))
 
 

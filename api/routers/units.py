@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import PrincipalDep
 from api.deps import ERRORS, OFFICIALS, VisibleProject, allow
 from api.errors import bad_input, not_found
+from api.schemas import MemberOut
 from api.state import StateDep
 from domain.clock import Instant
 from domain.eligibility import UnitFacts
@@ -75,16 +76,6 @@ class FlagIn(BaseModel):
 class LiftIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     decision_ref: str = Field(min_length=1, max_length=200, description="解除决定文号")
-
-
-class MemberOut(BaseModel):
-    credit_code: str
-    name: str
-    role: str
-    consent: str = Field(description="pending | confirmed | declined")
-    consent_by: str | None = None
-    consent_at: Instant | None = None
-    consent_note: str | None = None
 
 
 def _out(session: Any, unit: Unit, status: str | None = None) -> UnitOut:
@@ -216,10 +207,7 @@ async def get_consortium(project_id: VisibleProject, state: StateDep) -> list[Me
 
     def run() -> list[MemberOut]:
         with state.db() as s:
-            return [MemberOut(credit_code=m.unit_code, name=name, role=m.role,
-                              consent=m.consent, consent_by=m.consent_by,
-                              consent_at=m.consent_at, consent_note=m.consent_note)
-                    for m, name in consortium.members(s, project_id)]
+            return [MemberOut.of(m, u) for m, u in consortium.members(s, project_id)]
 
     return await run_in_threadpool(run)
 
@@ -235,10 +223,7 @@ async def consent(project_id: VisibleProject, credit_code: str, body: consortium
         with state.db.begin() as s:
             m = consortium.decide_consent(s, who=p.actor, project_id=project_id,
                                           unit_code=credit_code, body=body)
-            name = s.get(Unit, credit_code)
-            return MemberOut(credit_code=m.unit_code, name=name.name if name else "",
-                             role=m.role, consent=m.consent, consent_by=m.consent_by,
-                             consent_at=m.consent_at, consent_note=m.consent_note)
+            return MemberOut.of(m, s.get(Unit, credit_code))
 
     try:
         return await run_in_threadpool(run)
