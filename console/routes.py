@@ -546,6 +546,20 @@ def _sent(form: Any) -> dict[str, str]:
     return {k: str(v) for k, v in form.items() if k not in ("csrf", "key") and isinstance(v, str)}
 
 
+@router.post("/projects/{pid}/consent", response_class=HTMLResponse)
+async def consent(request: Request, pid: str) -> Response:
+    """A consortium member confirms or declines its participation (R20), with its own
+    token: the API's consent endpoint decides."""
+    ctx = _ctx(request)
+    form = await _form(request, ctx)
+    unit = ctx.principal.unit_code if ctx.principal else None
+    body = {"agree": str(form.get("agree", "")) == "true", "note": str(form.get("note", ""))}
+    r = await ctx.api.call("POST", f"/projects/{pid}/consortium/{unit}/consent", json=body)
+    if r.status_code != 200:
+        return await _project_page(ctx, pid, error_of(r), r.status_code)
+    return _redirect(ctx, f"/console/projects/{pid}?done=consent")
+
+
 @router.post("/projects/{pid}/upload", response_class=HTMLResponse)
 async def upload(request: Request, pid: str) -> Response:
     ctx = _ctx(request)

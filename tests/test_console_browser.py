@@ -164,12 +164,14 @@ async def test_a_2026_lifecycle_clicked_through_by_every_role(
     await app.page.click("form.card button[type=submit]")
     await app.page.wait_for_url("**/console/projects/p-*")
     pid = app.page.url.rsplit("/", 1)[-1]
-    # R20: the scene unit confirms its participation with its own token (through the API:
-    # the console has no consent page yet).
-    scene_api = Caller(http, token("applicant", f"scene-{tag}", CITY, scene.credit_code))
-    r = await scene_api.post(f"/projects/{pid}/consortium/{scene.credit_code}/consent",
-                             {"agree": True, "note": "已签订联合体协议"})
-    assert r.status_code == 200, r.text
+    # R20: the scene unit confirms its participation on the project page, with its token.
+    assert "待确认参与" in await app.text('[data-testid="consortium"]')
+    await scene_app.go(f"/console/projects/{pid}")
+    await scene_app.page.fill("#consent-note", "已签订联合体协议")
+    await scene_app.page.click("button[name=agree][value=true]")
+    await scene_app.page.wait_for_url("**done=consent")
+    assert "已确认参与" in await scene_app.text(f'[data-testid="consent-{scene.credit_code}"]')
+    await app.go(f"/console/projects/{pid}")
     assert await app.text('[data-testid="stage"]') == "草稿"
     await app.page.click('[data-testid="action-attach_document"]')
     await app.page.select_option("#up-kind", "feasibility_report")
