@@ -357,6 +357,8 @@ class ProjectState:
         if data.stage.is_selected:
             data.was_selected = True
         idempotency.remember(data, d, record)
+        if data.rules >= 2 and data.stage in (Stage.REVOKED, Stage.TERMINATED, Stage.CLAWBACK):
+            data.reserve_pool = False  # R14's register keeps no revoked or ended project
         if data.stage.is_end and data.end is None:
             data.end = EndInfo(stage=data.stage, label_zh=data.stage.label_zh,
                                rule=rule or "DECISION", action=d.action, seq=record.seq,

@@ -81,6 +81,10 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
     await province.decide(pid, "assign_experts",
                           {"experts": [{"user_id": f"expert-{tag}", "declared_conflicts": []}]})
     await expert.decide(pid, "score", {"score": 91, "method": "online_defence"})
+    r = await province.get(f"/batches/{batch_id}/ranking.csv")  # R12: ranking per task
+    ranked = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert [(x["project_id"], x["rank"], x["average_score"], x["scored"]) for x in ranked] == [
+        (pid, "1", "91.00", "1/1")]
     assert (await province.decide(pid, "select"))["stage"] == "provincial_review"
     assert (await prov_fin.decide(pid, "concur"))["stage"] == "selected"
     r = await province.post(f"/batches/{batch_id}/publicity", {"project_ids": [pid]}, key="pub")

@@ -428,3 +428,11 @@ def test_a_stage_waiting_on_the_province_reminds_it_once_and_shows_as_a_deadline
     assert [n.to_role for n in s.drain_outbox()] == [Role.PROVINCE]
     assert all(a.trigger != "province_reminder" for a in s.alarms())  # once per stage
     assert s.stage is Stage.PROVINCIAL_REVIEW
+
+
+def test_a_revoked_carrier_project_leaves_the_reserve_pool_r14() -> None:
+    s = ProjectState(project(batch("2026", CLOSE), task_code="T9"), EARLY, CURRENT_RULES)
+    to_implementation(s)
+    assert s.data.reserve_pool
+    do(s, "revoke", reason="弄虚作假")
+    assert not s.data.reserve_pool

@@ -318,6 +318,56 @@ async def publicity_list(batch: BatchDep, state: StateDep) -> Response:
     return _xlsx("公示名单", header, rows, f"publicity-{batch_id}.xlsx")
 
 
+def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@router.get("/batches/{batch_id}/ranking.csv", responses=FILE_RESPONSES,
+            response_class=Response, summary="专家评分排名 (the expert ranking per task, R12)",
+            **_OVERSIGHT)
+def ranking_csv(batch: BatchDep, state: StateDep) -> Response:
+    """Projects in or past provincial review, ranked within their task by the average of
+    their experts' scores (the province's selection may follow it); unscored projects last."""
+    with state.db() as s:
+        projects = [pr for pr in s.scalars(select(Project).where(Project.batch_id == batch.id))
+                    if pr.scores]
+    rows: list[list[object]] = []
+    for task in sorted({pr.task_code for pr in projects}):
+        scored = []
+        for pr in (p for p in projects if p.task_code == task):
+            given = [v for v in (pr.scores or {}).values() if v is not None]
+            scored.append((sum(given) / len(given) if given else None, len(given),
+                           len(pr.scores or {}), pr))
+        scored.sort(key=lambda x: (x[0] is None, -(x[0] or 0), x[3].id))
+        for rank, (avg, n, assigned, pr) in enumerate(scored, 1):
+            rows.append([task, rank, pr.id, pr.title, pr.city_code,
+                         f"{avg:.2f}" if avg is not None else "", f"{n}/{assigned}", pr.stage])
+    return _csv(["task_code", "rank", "project_id", "title", "city_code", "average_score",
+                 "scored", "stage"], rows, f"ranking-{batch.id}.csv")
+
+
+@router.get("/batches/{batch_id}/reserve-pool.csv", responses=FILE_RESPONSES,
+            response_class=Response,
+            summary="储备库登记 (the reserve pool register of task 9 projects, R14)",
+            **_OVERSIGHT)
+def reserve_pool_csv(batch: BatchDep, state: StateDep) -> Response:
+    """Listed 载体赋能 projects enter the promotion centre's reserve pool; a revoked or
+    terminated one leaves it."""
+    with state.db() as s:
+        projects = list(s.scalars(select(Project).where(
+            Project.batch_id == batch.id, Project.reserve_pool.is_(True)).order_by(Project.id)))
+    return _csv(["project_id", "title", "task_code", "city_code", "county_code",
+                 "applicant_code", "stage"],
+                [[pr.id, pr.title, pr.task_code, pr.city_code, pr.county_code,
+                  pr.applicant_code, pr.stage] for pr in projects],
+                f"reserve-pool-{batch.id}.csv")
+
+
 @router.get("/batches/{batch_id}/results.csv", responses=FILE_RESPONSES,
             response_class=Response, summary="结果 CSV (results of a batch)", **_OVERSIGHT)
 def results_csv(batch: BatchDep, state: StateDep) -> Response:
