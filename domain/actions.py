@@ -35,6 +35,7 @@ class Action(StrEnum):
     SELECT = "select"
     NOT_SELECT = "not_select"
     REMOVE_EXPERT = "remove_expert"
+    EXPERT_REVIEW_OVERDUE = "expert_review_overdue"
     RECORD_FINDING = "record_finding"
     DECLARE_INELIGIBLE = "declare_ineligible"
     # publicity (R13)

@@ -38,6 +38,8 @@ class ExpertAssignment(_Payload):
 
 class AssignExperts(_Payload):
     experts: list[ExpertAssignment] = Field(min_length=1, max_length=15)
+    # The experts score within this many days; one who has not is reported (rules 2).
+    review_days: int | None = Field(default=None, ge=1, le=60)
 
 
 class Score(_Payload):

@@ -88,6 +88,9 @@ class ProjectData(BaseModel):
     disbursement: DisbursementEntry | None = None
     supervision_ends_at: datetime | None = None
     clawback: ClawbackState | None = None
+    # The experts' review deadline, and whether its lapse was reported.
+    review_due: datetime | None = None
+    review_overdue_reported: bool = False
     # When the current stage was entered, and whether the province was reminded in it.
     stage_since: datetime | None = None
     province_reminded: bool = False

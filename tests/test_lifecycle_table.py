@@ -121,6 +121,7 @@ def _v2(preset: str) -> dict[str, dict[str, str]]:
         "province_approve_change": {s: "=" for s in change_in},
         "reject_change": {s: "=" for s in change_in},
         "remove_expert": {"provincial_review": "="},
+        "expert_review_overdue": {"provincial_review": "="},
         "record_finding": {s: "=" for s in ("provincial_review", "implementation",
                                             *acceptance, "rectification", "supervision")},
         "declare_ineligible": {"provincial_review": "not_selected"},

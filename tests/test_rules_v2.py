@@ -436,3 +436,21 @@ def test_a_revoked_carrier_project_leaves_the_reserve_pool_r14() -> None:
     assert s.data.reserve_pool
     do(s, "revoke", reason="弄虚作假")
     assert not s.data.reserve_pool
+
+
+def test_an_expert_who_has_not_scored_by_the_review_deadline_is_reported() -> None:
+    s = state("2026")
+    to_city_review(s)
+    do(s, "city_recommend", rank=1)
+    do(s, "concur", role=Role.CITY_FINANCE)
+    s.fire_system("recommendation_closed", CLOSE)
+    do(s, "assign_experts", at=CLOSE, review_days=10,
+       experts=[{"user_id": "expert-1"}, {"user_id": "expert-2"}])
+    do(s, "score", at=CLOSE, score=80)
+    overdue = next(a for a in s.alarms() if a.trigger == "expert_review_overdue")
+    assert overdue.at == CLOSE + timedelta(days=10)
+    s.fire_system(overdue.trigger, overdue.at)
+    notes = s.drain_outbox()
+    assert [n.kind for n in notes] == ["expert_review_overdue"]
+    assert "expert-2" in notes[0].message_en and "expert-1" not in notes[0].message_en
+    assert all(a.trigger != "expert_review_overdue" for a in s.alarms())

@@ -43,6 +43,8 @@ def province_reminder_at(data: ProjectData) -> datetime | None:
 
 def _stage_alarms(data: ProjectData) -> list[Alarm]:
     s = data.stage
+    if s is Stage.PROVINCIAL_REVIEW:
+        return _review_alarms(data)
     if s.awaits_submission:
         return [Alarm(data.deadline(DeadlineKind.APPLICANT), Action.SUBMISSION_CLOSED)]
     if s.awaits_system_close:
@@ -116,6 +118,13 @@ def deadline_views(data: ProjectData) -> list[DeadlineView]:
                                     label_zh=f"第{k}期过程档案提交截止",
                                     label_en=f"process archive {k} due"))
     return out
+
+
+def _review_alarms(data: ProjectData) -> list[Alarm]:
+    unscored = any(score is None for score in data.experts.values())
+    if data.review_due is None or data.review_overdue_reported or not unscored:
+        return []
+    return [Alarm(data.review_due, Action.EXPERT_REVIEW_OVERDUE)]
 
 
 def _implementation_alarms(data: ProjectData) -> list[Alarm]:

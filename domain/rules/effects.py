@@ -59,9 +59,24 @@ def recommend(data: ProjectData, d: Decision, _h: Happening) -> None:
     data.rank = p.Recommend.model_validate(d.payload).rank
 
 
-def assign_experts(data: ProjectData, d: Decision, _h: Happening) -> None:
-    for e in p.AssignExperts.model_validate(d.payload).experts:
+def assign_experts(data: ProjectData, d: Decision, h: Happening) -> None:
+    assignment = p.AssignExperts.model_validate(d.payload)
+    for e in assignment.experts:
         data.experts.setdefault(e.user_id, None)
+    if assignment.review_days is not None and data.rules >= 2:
+        data.review_due = h.now + timedelta(days=assignment.review_days)
+        data.review_overdue_reported = False
+
+
+def expert_review_overdue(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    """R12: the experts who have not scored by the review deadline, reported."""
+    data.review_overdue_reported = True
+    late = sorted(uid for uid, score in data.experts.items() if score is None)
+    data.outbox.append(Notification(
+        project_id=data.project.project_id, to_role=Role.PROVINCE, kind="expert_review_overdue",
+        message_zh=f"项目“{data.content.title}”评审期限已过，未评分专家：{'、'.join(late)}",
+        message_en=f"project {data.project.project_id}: review deadline passed; not scored: "
+                   + ", ".join(late)))
 
 
 def score(data: ProjectData, d: Decision, _h: Happening) -> None:
