@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from domain.messages import (
+    CHECK_STANDING,
     CHECK_SUBMISSION,
     PROJECT_STATE,
     RESERVE_RECOMMENDATION,
@@ -24,7 +25,7 @@ from domain.messages import (
     RecommendationRequest,
 )
 from domain.refusals import Refusal
-from services.limits import check_submission, reserve_recommendation
+from services.limits import check_project_standing, check_submission, reserve_recommendation
 from services.projection import apply_projection, one_statement, project_chained
 
 
@@ -68,6 +69,12 @@ class ProgrammeActivities:
                                        refused=problem.rule if problem else None)
         return problem
 
+    @activity.defn(name=CHECK_STANDING)
+    def check_standing(self, project_id: str) -> Refusal | None:
+        problem = self._checked(lambda conn: check_project_standing(conn, project_id))
+        self._log(project_id).info("standing.checked", refused=problem.rule if problem else None)
+        return problem
+
     @activity.defn(name=PROJECT_STATE)
     def project_state(self, projection: Projection) -> ChainHead | int:
         """Make the read model equal to the workflow's state (`services.projection`).
@@ -97,4 +104,5 @@ class ProgrammeActivities:
         return head
 
     def all(self) -> list[Callable[..., object]]:
-        return [self.check_submission, self.reserve_recommendation, self.project_state]
+        return [self.check_submission, self.reserve_recommendation, self.check_standing,
+                self.project_state]

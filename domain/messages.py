@@ -83,5 +83,6 @@ class Projection(BaseModel):
 PUBLICITY_PERIOD = "publicity_period"
 NOTIFY = "notify"
 CHECK_SUBMISSION = "check_submission"
+CHECK_STANDING = "check_standing"
 RESERVE_RECOMMENDATION = "reserve_recommendation"
 PROJECT_STATE = "project_state"

@@ -256,6 +256,19 @@ _RESERVATION_HEAD = (
     .where(_project.c.id == bindparam("pid")))
 
 
+def check_project_standing(db: Executor, project_id: str) -> Refusal | None:
+    """R5 again (at selection): the province may have flagged a unit since."""
+    head = db.execute(_RESERVATION_HEAD, {"pid": project_id}).first()
+    if head is None:
+        return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
+                       f"project {project_id} is not registered")
+    for m in members_of(db, project_id, head.applicant_code):
+        problem = check_standing(m.unit)
+        if problem:
+            return problem
+    return None
+
+
 def reserve_recommendation(db: Executor, project_id: str, rank: int) -> Refusal | None:
     """One project's recommendation (the workflow's city_recommend): already reserved by
     the city's list, or reserved now within the quota."""
@@ -264,10 +277,9 @@ def reserve_recommendation(db: Executor, project_id: str, rank: int) -> Refusal 
         return refusal("INPUT", RefusalKind.INPUT, f"项目{project_id}未登记",
                        f"project {project_id} is not registered")
     # R5 again: the province may have flagged a unit after the submission.
-    for m in members_of(db, project_id, head.applicant_code):
-        problem = check_standing(m.unit)
-        if problem:
-            return problem
+    problem = check_project_standing(db, project_id)
+    if problem:
+        return problem
     if head.rank == rank:
         return None
     return recommend_list(db, head.batch_id, head.city_code, [(project_id, rank)])

@@ -36,3 +36,18 @@ async def test_validator_refusals_leave_nothing_database_refusals_leave_no_recor
     assert await _updates(d) == ["submit"]  # accepted, checked, refused by the handler
     log = await d.handle.query("decision_log")
     assert [r["action"] for r in log] == []
+
+
+async def test_standing_is_checked_again_at_selection_r5(ts: Harness) -> None:
+    """Rules 2: a unit the province flagged after the submission is refused at selection."""
+    d = await ts.start("2026")
+    await d.to_provincial_review()
+    await d.do("assign_experts", experts=[{"user_id": "expert-1"}])
+    await d.do("score", score=88)
+    with ts.db.begin() as s:
+        unit = s.get(Unit, d.project.applicant_unit)
+        assert unit is not None
+        unit.abnormal_operation = True
+    refusal = await d.refused("select")
+    assert refusal.rule == "R5"
+    assert (await d.view()).stage.value == "provincial_review"

@@ -359,12 +359,18 @@ class ProjectWorkflow:
         return self._projected == len(self._state.log) and not self._reassert
 
     async def _database_check(self, decision: Decision) -> Refusal | None:
-        """The rules that need other projects: eligibility and places at submission
-        (R1-R7), the city's quota at recommendation (R8). Refused = nothing changes."""
+        """The rules that need the database: eligibility and places at submission (R1-R7),
+        standing again and the city's quota at recommendation (R5, R8), standing again at
+        selection (R5, rules 2). Refused = nothing changes."""
         pid = self._state.project.project_id
         if decision.action in (Action.SUBMIT, Action.RESUBMIT):
             return await workflow.execute_activity_method(
                 ProgrammeActivities.check_submission, pid,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
+        if decision.action == Action.SELECT and self._state.data.rules >= 2:
+            # R5 again at selection (rules 2): a unit flagged since is refused.
+            return await workflow.execute_activity_method(
+                ProgrammeActivities.check_standing, pid,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_CHECK_RETRY)
         if decision.action == Action.CITY_RECOMMEND:
             rank = Recommend.model_validate(decision.payload).rank
