@@ -131,6 +131,10 @@ async def test_2026_lifecycle_through_http_from_draft_to_subsidy_disbursed(
     assert [d["sha256"] for d in detail["view"]["documents"]] == [report, archive]
     assert archive in str(detail["decisions"])
 
+    for which in ("selected", "accepted"):  # 公布: passed 公示; passed acceptance
+        r = await auditor.get(f"/batches/{batch_id}/announcement.csv", params={"which": which})
+        assert [x["project_id"] for x in csv.DictReader(
+            io.StringIO(r.text.lstrip("\ufeff")))] == [pid], r.text
     r = await auditor.get(f"/batches/{batch_id}/results.csv")
     lines = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     assert [(row["project_id"], row["stage"], row["subsidy_amount_cny"]) for row in lines] == [

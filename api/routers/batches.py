@@ -368,6 +368,32 @@ def reserve_pool_csv(batch: BatchDep, state: StateDep) -> Response:
                 f"reserve-pool-{batch.id}.csv")
 
 
+# After 公示: the list published (公布) — listed and not removed; and acceptance passed.
+_PUBLISHED = ("implementation", "halfyear_acceptance", "final_acceptance", "rectification",
+              "subsidy", "supervision", "clawback", "completed", "failed_acceptance")
+_ACCEPTED = ("subsidy", "supervision", "clawback", "completed")
+
+
+@router.get("/batches/{batch_id}/announcement.csv", responses=FILE_RESPONSES,
+            response_class=Response,
+            summary="公布名单 (the list published after 公示, R13; and acceptance passed, R16)",
+            **_OVERSIGHT)
+def announcement_csv(batch: BatchDep, state: StateDep,
+                     which: Annotated[str, Query(pattern="^(selected|accepted)$")] = "selected",
+                     ) -> Response:
+    """`selected`: the projects that passed 公示 and go on (their stage says how far);
+    `accepted`: the projects that passed acceptance (R16's 公布)."""
+    with state.db() as s:
+        projects = [pr for pr in s.scalars(select(Project).where(
+            Project.batch_id == batch.id).order_by(Project.task_code, Project.id))
+            if pr.stage in (_PUBLISHED if which == "selected" else _ACCEPTED)]
+    return _csv(["project_id", "title", "task_code", "city_code", "county_code",
+                 "applicant_code", "stage", "verified_investment_cny"],
+                [[pr.id, pr.title, pr.task_code, pr.city_code, pr.county_code,
+                  pr.applicant_code, pr.stage, pr.verified_investment_cny or ""]
+                 for pr in projects], f"announcement-{which}-{batch.id}.csv")
+
+
 @router.get("/batches/{batch_id}/results.csv", responses=FILE_RESPONSES,
             response_class=Response, summary="结果 CSV (results of a batch)", **_OVERSIGHT)
 def results_csv(batch: BatchDep, state: StateDep) -> Response:
