@@ -86,6 +86,7 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(ALIASES)}; default all")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--reps", type=int, help="repetitions, instead of each one's default")
+    parser.add_argument("--caches", help="worker memory: cache sizes, e.g. 10000,3000")
     args = parser.parse_args()
     names = [ALIASES.get(n, n) for n in args.names] or list(ORDER)
     unknown = set(names) - set(ORDER)
@@ -95,6 +96,9 @@ def main() -> int:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = {k: {**v, "reps": args.reps} if "reps" in v else v for k, v in sizes.items()}
+    if args.caches:
+        caches = tuple(int(c) for c in args.caches.split(","))
+        sizes = {**sizes, "worker_memory": {**sizes["worker_memory"], "caches": caches}}
     asyncio.run(run(names, sizes, args.quick))
     table = markdown([r for n in ORDER if (r := load(n)) is not None])
     (OUT / "README.md").write_text(
