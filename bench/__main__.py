@@ -81,6 +81,32 @@ def keep(result: Result, quick: bool) -> Result:
     return result
 
 
+def extras() -> str:
+    """The runs with commands of their own, kept in the README when `bench` rewrites it:
+    how cost grows (`python -m bench.growth`) and the many-process fault run
+    (`python -m bench.many`)."""
+    import json
+
+    from bench.growth import JSON, table
+
+    out = ""
+    if JSON.exists():
+        out += ("\n## How cost grows\n\n`.venv/bin/python -m bench.growth --sizes "
+                "250,1000,2000,4000` (one run per size, each on a fresh server and database, "
+                "concurrency 100; CPU = worker + server + PostgreSQL + drivers, per lifecycle; "
+                "the 2 cores are shared, so the load is shown):\n\n"
+                + table(json.loads(JSON.read_text())["rows"]) + "\n![cost as the batch grows]"
+                "(growth.png)\n")
+    many = OUT / "many_processes.md"
+    if many.exists():
+        out += ("\n## Many processes, with faults\n\n`.venv/bin/python -m bench.many "
+                "--projects 500` (3 workers, 2 APIs, a worker and an API SIGKILLed and "
+                "restarted; the same run at 30 projects is `tests/test_many_processes.py`). "
+                "Latest run, from `many_processes.md`:\n\n"
+                + many.read_text().split("\n", 2)[2])
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(ALIASES)}; default all")
@@ -104,7 +130,7 @@ def main() -> int:
     (OUT / "README.md").write_text(
         "# Benchmark results\n\nWritten by `python -m bench`; each row is the latest run of "
         "its benchmark on this machine (2 cores). Min / median over repetitions; the "
-        "target is judged on the median ratio.\n\n" + table)
+        "target is judged on the median ratio.\n\n" + table + extras())
     print(table)
     return 0
 
