@@ -36,15 +36,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import create_engine
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
 from bench.report import OUT, machine, percentile
@@ -61,6 +63,7 @@ from tests.stack import Stack
 from workflows.project import ProjectWorkflow
 
 QUEUE = "many-projects"
+T = TypeVar("T")
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
@@ -151,23 +154,40 @@ async def decide(c: Client2, bp: BenchProject, n: int, action: str, role: Any,
     return out
 
 
+async def patiently(tally: Tally, call: Callable[[], Awaitable[T]]) -> T:
+    """The client's own calls to Temporal (start, clock, queries): a query can time out
+    while the workflow's task waits for a killed worker's sticky queue; ask again."""
+    for _ in range(120):
+        try:
+            return await call()
+        except RPCError as exc:
+            tally.retries[f"temporal {exc.status.name}"] += 1
+            await asyncio.sleep(1)
+    raise AssertionError("Temporal never answered")
+
+
 async def lifecycle(c: Client2, skipper: TimeSkipper, client: Client, bp: BenchProject,
                     tally: Tally) -> None:
-    handle = await start_project(client, bp.project, QUEUE)
+    handle = await patiently(tally, lambda: start_project(client, bp.project, QUEUE))
     for n, step in enumerate(LIFECYCLE_2026):
         if step[0] is None:
             stage = step[1]
-            due = ((await handle.query(ProjectWorkflow.view)).publicity_end
-                   if stage is Stage.IMPLEMENTATION else bp.project.batch.close_at)
+            due = ((await patiently(tally, lambda: handle.query(ProjectWorkflow.view)))
+                   .publicity_end if stage is Stage.IMPLEMENTATION
+                   else bp.project.batch.close_at)
             assert due is not None
-            now = await skipper.get_current_time(handle)
-            await skipper.fast_forward(handle, due - now + timedelta(minutes=1))
+
+            async def past(due: datetime = due) -> bool:
+                """Once: a fast-forward that timed out may have moved the clock already."""
+                now = await skipper.get_current_time(handle)
+                if now <= due:
+                    await skipper.fast_forward(handle, due - now + timedelta(minutes=1))
+                return True
+            await patiently(tally, past)
             for _ in range(3000):  # the timer is handled in the workflow's next task
-                try:
-                    if (await handle.query(ProjectWorkflow.view)).stage is stage:
-                        break
-                except Exception:  # a killed worker: the query waits for another one
-                    pass
+                view = await patiently(tally, lambda: handle.query(ProjectWorkflow.view))
+                if view.stage is stage:
+                    break
                 await asyncio.sleep(0.1)
             else:
                 tally.problems.append(f"{bp.project.project_id} never reached {stage}")
