@@ -27,7 +27,6 @@ from bench.world import stack
 from runtime.logging import configure_logging
 
 JSON, PNG = OUT / "growth.json", OUT / "growth.png"
-PROCESSES = ("worker", "server", "postgres", "drivers")
 
 
 def load_avg() -> str:
@@ -39,8 +38,6 @@ async def one_size(n: int, concurrency: int) -> dict[str, Any]:
         plan, _ = await plan_from_one_lifecycle(st)
         before = load_avg()
         row = await one_rep(st, plan, n, concurrency, 0, 16)
-    for kind in ("real", "floor"):
-        row[f"{kind}_cpu_ms_each"] = sum(row[f"{kind}_{p}_cpu_ms_each"] for p in PROCESSES)
     return {"n": n, "concurrency": concurrency, "load_before": before,
             "load_after": load_avg(), "at": datetime.now(UTC).isoformat(), **row}
 
