@@ -113,6 +113,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--reps", type=int, help="repetitions, instead of each one's default")
     parser.add_argument("--caches", help="worker memory: cache sizes, e.g. 10000,3000")
+    parser.add_argument("--open", type=int, help="worker memory: open projects (10,000)")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing: rewrite bench/results/README.md from the results")
     args = parser.parse_args()
@@ -127,6 +128,8 @@ def main() -> int:
     if args.caches:
         caches = tuple(int(c) for c in args.caches.split(","))
         sizes = {**sizes, "worker_memory": {**sizes["worker_memory"], "caches": caches}}
+    if args.open:
+        sizes = {**sizes, "worker_memory": {**sizes["worker_memory"], "n": args.open}}
     if not args.table_only:
         asyncio.run(run(names, sizes, args.quick))
     table = markdown([r for n in ORDER if (r := load(n)) is not None])
