@@ -148,8 +148,11 @@ async def decide(c: Client2, bp: BenchProject, n: int, action: str, role: Any,
         tally.replays_checked += 1
         if (again.status_code != 200 or again.headers.get("idempotent-replayed") != "true"
                 or again.json() != r.json()):
-            tally.problems.append(f"{pid} {action}: replay to API {other} answered "
-                                  f"{again.status_code} {dict(again.headers)} {again.text[:200]}")
+            tally.problems.append(
+                f"{pid} {action}: replay to API {other} answered {again.status_code}, "
+                f"Idempotent-Replayed {again.headers.get('idempotent-replayed')}, same body "
+                f"{again.json() == r.json() if again.status_code == 200 else False}; the "
+                f"first answer took {tally.latencies_ms[-1]:.0f} ms")
     out: dict[str, Any] = r.json()
     return out
 
@@ -324,6 +327,9 @@ def markdown(r: dict[str, Any]) -> str:
         "", "| check | passed |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {'yes' if v['ok'] else '**no**'} |"
               for k, v in r["checks"].items()]
+    if r["problems"]:
+        lines += ["", f"Problems ({len(r['problems'])}, the first 5):", ""]
+        lines += [f"- `{p[:160]}`" for p in r["problems"][:5]]
     return "\n".join(lines) + "\n"
 
 
