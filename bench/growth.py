@@ -55,11 +55,12 @@ def plot(rows: list[dict[str, Any]]) -> None:
     rows = sorted(rows, key=lambda r: r["n"])
     ns = [r["n"] for r in rows]
     fig, (rate, cpu) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for kind, style in (("real", "o-"), ("floor", "s--")):
-        rate.plot(ns, [r[f"{kind}_per_s"] for r in rows], style, label=kind)
-        cpu.plot(ns, [r[f"{kind}_cpu_ms_each"] for r in rows], style, label=f"{kind}, all")
-        cpu.plot(ns, [r[f"{kind}_worker_cpu_ms_each"] for r in rows], style, alpha=0.5,
-                 label=f"{kind}, worker only")
+    for kind, style, color in (("real", "o-", "tab:blue"), ("floor", "s--", "tab:orange")):
+        rate.plot(ns, [r[f"{kind}_per_s"] for r in rows], style, color=color, label=kind)
+        cpu.plot(ns, [r[f"{kind}_cpu_ms_each"] for r in rows], style, color=color,
+                 label=f"{kind}, all processes")
+        cpu.plot(ns, [r[f"{kind}_worker_cpu_ms_each"] for r in rows], style, color=color,
+                 alpha=0.45, label=f"{kind}, worker only")
     for ax, title, unit in ((rate, "lifecycles/s", "lifecycles/s"),
                             (cpu, "CPU per lifecycle (worker+server+PG+drivers)", "ms")):
         ax.set_xscale("log")
