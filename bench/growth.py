@@ -51,6 +51,7 @@ def plot(rows: list[dict[str, Any]]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     rows = sorted(rows, key=lambda r: r["n"])
     ns = [r["n"] for r in rows]
@@ -65,6 +66,7 @@ def plot(rows: list[dict[str, Any]]) -> None:
                             (cpu, "CPU per lifecycle (worker+server+PG+drivers)", "ms")):
         ax.set_xscale("log")
         ax.set_xticks(ns, [f"{n:,}" for n in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("projects in the batch (whole 2026 lifecycles)")
         ax.set_ylabel(unit)
         ax.set_title(title)
