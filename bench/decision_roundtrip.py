@@ -131,7 +131,8 @@ async def measure(url: str, projects: int, clients: int, reps: int) -> dict[str,
              "GONGFU_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
              "GONGFU_DATABASE_URL": url, "GONGFU_TASK_QUEUE": "bench",
              "GONGFU_TOKEN_SECRET": cfg.token_secret, "GONGFU_API_PORT": str(port),
-             "GONGFU_LOG_LEVEL": "warning"},
+             "GONGFU_LOG_LEVEL": "warning",
+             "GONGFU_DEMO": "true"},  # the demo seal secret; the token secret is its own
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     county = Principal(user_id="bench-county", role="county", region=COUNTY)
     headers = {"Authorization": f"Bearer {issue_token(county, cfg.token_secret)}"}

@@ -23,6 +23,18 @@ from bench.world import (
     run_all,
 )
 
+PROCESSES = ("server", "worker", "drivers", "postgres")
+
+
+def cpu_lines(rows: list[dict[str, Any]]) -> list[Line]:
+    """CPU per lifecycle, real beside floor: less disturbed than wall time by other work
+    on a shared machine (PostgreSQL's is every backend's on the machine, so noisier)."""
+    return [Line("CPU per lifecycle (server+worker+drivers+PG)", spread(rows, "real_cpu_ms_each"),
+                 spread(rows, "floor_cpu_ms_each"), spread(rows, "cpu_ratio"), unit=" ms"),
+            Line("worker CPU per lifecycle", spread(rows, "real_worker_cpu_ms_each"),
+                 spread(rows, "floor_worker_cpu_ms_each"), spread(rows, "worker_cpu_ratio"),
+                 unit=" ms")]
+
 
 async def plan_from_one_lifecycle(st: Stack) -> tuple[FloorPlan, dict[str, list[int]]]:
     """Run one real and one floor lifecycle; the floor's plan comes from the real history,
@@ -69,6 +81,10 @@ async def one_rep(st: Stack, plan: FloorPlan, n: int, concurrency: int, rep: int
         real_rate, floor_rate = await real(), await floor()
     else:
         floor_rate, real_rate = await floor(), await real()
+    for kind in ("real", "floor"):  # CPU is what a lifecycle costs on a CPU-bound machine
+        cpu[f"{kind}_cpu_ms_each"] = sum(cpu[f"{kind}_{p}_cpu_ms_each"] for p in PROCESSES)
+    cpu["cpu_ratio"] = cpu["real_cpu_ms_each"] / cpu["floor_cpu_ms_each"]
+    cpu["worker_cpu_ratio"] = cpu["real_worker_cpu_ms_each"] / cpu["floor_worker_cpu_ms_each"]
     row = {"rep": rep + 1, **cpu, "real_per_s": real_rate, "floor_per_s": floor_rate,
            "real_wall_s": n / real_rate, "floor_wall_s": n / floor_rate,
            "real_ms_each": 1000 / real_rate, "floor_ms_each": 1000 / floor_rate,
@@ -79,7 +95,7 @@ async def one_rep(st: Stack, plan: FloorPlan, n: int, concurrency: int, rep: int
 
 async def lifecycle_cost(st: Stack, n: int = 100, reps: int = 3,
                          concurrency: int = 50) -> Result:
-    """Benchmark 1: the real lifecycle's cost in multiples of the floor's (target ≤ 1.3×)."""
+    """Benchmark 1: the real lifecycle's cost in multiples of the floor's (target ≤ 1.15×)."""
     plan, counts = await plan_from_one_lifecycle(st)
     rows = [await one_rep(st, plan, n, concurrency, rep, 16) for rep in range(reps)]
     ratio = spread(rows, "cost_ratio")
@@ -90,8 +106,8 @@ async def lifecycle_cost(st: Stack, n: int = 100, reps: int = 3,
         lines=[Line("lifecycles/s", spread(rows, "real_per_s"), spread(rows, "floor_per_s"),
                     spread(rows, "rate_ratio")),
                Line("wall time per lifecycle", spread(rows, "real_ms_each"),
-                    spread(rows, "floor_ms_each"), ratio, "≤ 1.3×", ratio["median"] <= 1.3,
-                    " ms")],
+                    spread(rows, "floor_ms_each"), ratio, "≤ 1.15×", ratio["median"] <= 1.15,
+                    " ms"), *cpu_lines(rows)],
         notes=[f"Floor = {plan.updates} updates, {plan.activities} activities, "
                f"{plan.local_activities} local activities, {plan.upserts} upserts, "
                f"{sum(p.fires for p in plan.phases)} timers fired and "
@@ -101,7 +117,7 @@ async def lifecycle_cost(st: Stack, n: int = 100, reps: int = 3,
 
 async def provincial_batch(st: Stack, n: int = 2000, reps: int = 3,
                            concurrency: int = 100) -> Result:
-    """Benchmark 3: a provincial batch across the 16 cities (target ≥ 0.75× the floor's
+    """Benchmark 3: a provincial batch across the 16 cities (target ≥ 0.85× the floor's
     rate)."""
     plan, _ = await plan_from_one_lifecycle(st)
     rows = [await one_rep(st, plan, n, concurrency, rep, 16) for rep in range(reps)]
@@ -113,7 +129,7 @@ async def provincial_batch(st: Stack, n: int = 2000, reps: int = 3,
         lines=[Line("wall time", spread(rows, "real_wall_s"), spread(rows, "floor_wall_s"),
                     spread(rows, "cost_ratio"), unit=" s"),
                Line("lifecycles/s", spread(rows, "real_per_s"), spread(rows, "floor_per_s"),
-                    ratio, "≥ 0.75×", ratio["median"] >= 0.75)],
+                    ratio, "≥ 0.85×", ratio["median"] >= 0.85), *cpu_lines(rows)],
         notes=["Whole 2026 lifecycles with the calendar compressed by per-workflow time "
                "skipping (each project's clock is moved past the batch close and the end "
                "of 公示; the timers really fire)."])

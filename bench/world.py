@@ -132,18 +132,19 @@ async def stack(name: str = "gongfu_bench") -> AsyncIterator[Stack]:
                 Path(f"{server_db}{suffix}").unlink(missing_ok=True)
 
 
-def spawn_worker(st: Stack, queue: str, *, floor: bool = False,
-                 cache: int = CACHE) -> subprocess.Popen[bytes]:
+def spawn_worker(st: Stack, queue: str, *, floor: bool = False, cache: int = CACHE,
+                 log: Path | None = None) -> subprocess.Popen[bytes]:
     """`gongfu worker` configured only by its settings, or the floor's worker with the same
-    settings (`python -m bench.floor`)."""
+    settings (`python -m bench.floor`); its stderr (the warnings) goes to `log` if given."""
     env = {**os.environ, "GONGFU_TEMPORAL_ADDRESS": st.client.service_client.config.target_host,
            "GONGFU_DATABASE_URL": st.db_url, "GONGFU_TASK_QUEUE": queue,
            "GONGFU_WORKER_MAX_CACHED_WORKFLOWS": str(cache), "GONGFU_LOG_LEVEL": "warning",
            "GONGFU_DEMO": "true"}  # the worker alone: no tokens, the demo secret is fine
     module = "bench.floor" if floor else "tools.cli"
     args = [] if floor else ["worker"]
+    err = log.open("wb") if log is not None else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=err)
 
 
 def floor_worker(client: Client, queue: str, cache: int = CACHE) -> Worker:
@@ -204,6 +205,7 @@ LIFECYCLE_2026: list[tuple[str, Role, dict[str, Any]] | tuple[None, Stage]] = [
     (None, Stage.IMPLEMENTATION),
     ("submit_archive", Role.APPLICANT, {"title": "第一期过程档案", "evidence": ["b" * 64]}),
     ("request_early_acceptance", Role.APPLICANT, {}),
+    ("accept_early_acceptance", Role.PROVINCE, {}),  # rules 2: a request the province accepts
     ("pass_acceptance", Role.PROVINCE, {"verified_investment_cny": 2_400_000}),
     ("decide_subsidy", Role.PROVINCE, {"amount_cny": 900_000}),
     ("concur", Role.PROVINCE_FINANCE, {}), ("record_disbursement", Role.PROVINCE, {}),
@@ -229,7 +231,7 @@ def register_batch(st: Stack, n: int, cities: int = 16,
     that will never leave draft need no rows: `register=False`."""
     now = datetime.now(SHANGHAI)
     batch = BatchPolicy(batch_id=f"bench-{uuid.uuid4().hex[:8]}", name="基准测试批次",
-                        year=2026, preset=PresetName("2026"),
+                        year=2026, preset=PresetName("2026"), supervision_years=0,
                         close_at=(now + timedelta(days=3)).replace(hour=17, minute=0, second=0,
                                                                    microsecond=0))
     chosen = sorted(st.counties.items())[:cities]
@@ -284,7 +286,8 @@ async def _until(handle: WorkflowHandle[Any, Any], done: Any) -> Any:
 
 
 async def real_lifecycle(st: Stack, bp: BenchProject) -> WorkflowHandle[Any, Any]:
-    """Start the project and drive it to subsidy disbursed, as the API's service does."""
+    """Start the project and drive it to subsidy disbursed, as the API's service does (the
+    batch has no supervision period, so the disbursement completes it: rules 2)."""
     handle = await start_project(st.client, bp.project, st.real_queue)
     pid = bp.project.project_id
     for n, step in enumerate(LIFECYCLE_2026):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from domain import search_attributes as sa
@@ -25,7 +26,8 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int) -> list[str]:
+def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int,
+                       extra: Sequence[str] = ()) -> list[str]:
     return [
         temporal_cli(), "server", "start-dev",
         "--db-filename", str(data_dir / "temporal.db"),
@@ -33,19 +35,23 @@ def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int) -> li
         "--log-level", "warn",
         *sa.cli_flags(),
         *SQLITE_PRAGMAS,
+        *extra,
     ]
 
 
 async def start_dev_server(
-    data_dir: Path, host: str, port: int, ui_port: int, timeout: float = 60.0
+    data_dir: Path, host: str, port: int, ui_port: int, timeout: float = 60.0,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes] | None:
-    """Start the dev server unless one already listens there (then reuse it: None)."""
+    """Start the dev server unless one already listens there (then reuse it: None); `extra`
+    are more arguments (the benchmarks' dynamic config, e.g. time skipping)."""
     if port_open(host, port):
         return None
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "temporal-server.log").open("ab")
     proc = subprocess.Popen(
-        dev_server_command(data_dir, host, port, ui_port), stdout=log, stderr=subprocess.STDOUT
+        dev_server_command(data_dir, host, port, ui_port, extra), stdout=log,
+        stderr=subprocess.STDOUT,
     )
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,10 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class Stack:
     def __init__(self, data_dir: Path, pg_url: str, *, workers: int = 1, apis: int = 1,
-                 queue: str = "stack-projects") -> None:
+                 queue: str = "stack-projects", server_args: Sequence[str] = ()) -> None:
         from tests.api_support import SETTINGS
 
         self.data_dir, self.pg_url, self.queue = data_dir, pg_url, queue
+        self.server_args = list(server_args)  # e.g. the time skipping the benchmarks use
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.server: subprocess.Popen[bytes] | None = None
@@ -92,7 +94,7 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         self.server = await start_dev_server(self.data_dir, "127.0.0.1", self.port,
-                                             free_port())
+                                             free_port(), extra=self.server_args)
         assert self.server is not None, f"something else listens on {self.address}"
         try:
             for i in range(len(self.workers)):
