@@ -226,10 +226,22 @@ class Idempotency:
                                  "request")(scope, receive, send)
             return
         captured = _Captured(send)
+
+        async def settle() -> None:
+            if not captured.settled:
+                captured.settled = True
+                await run_in_threadpool(_settle, db, user, key, captured)
+
+        # The answer is stored before its last byte is sent, so a retry (to any API
+        # process) that follows the answer finds it; the lease is renewed while the
+        # request runs, so a slow first request is not taken over by its retry.
+        captured.before_last = settle
+        renewing = asyncio.create_task(_renew_lease(db, user, key))
         try:
             await self.app(scope, _replay(body), captured.send)
         finally:
-            await run_in_threadpool(_settle, db, user, key, captured)
+            renewing.cancel()
+            await settle()
 
 
 class _Captured:
@@ -238,6 +250,8 @@ class _Captured:
         self.status: int | None = None
         self.media_type: str | None = None
         self.body = bytearray()
+        self.settled = False
+        self.before_last: Callable[[], Awaitable[None]] | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -247,7 +261,26 @@ class _Captured:
                     self.media_type = v.decode("latin-1")
         elif message["type"] == "http.response.body":
             self.body.extend(message.get("body", b""))
+            if not message.get("more_body", False) and self.before_last is not None:
+                await self.before_last()
         await self._send(message)
+
+
+async def _renew_lease(db: Any, user: str, key: str) -> None:
+    mine = (IdempotencyKey.user_id == user, IdempotencyKey.key == key,
+            IdempotencyKey.status.is_(None))
+
+    def renew() -> None:
+        with db.begin() as s:
+            s.execute(update(IdempotencyKey).where(*mine).values(
+                lease_until=datetime.now(UTC) + LEASE))
+
+    while True:
+        await asyncio.sleep(LEASE.total_seconds() / 3)
+        try:
+            await run_in_threadpool(renew)
+        except Exception:  # the database away: the lease runs out, a retry takes over
+            return
 
 
 def _answer_stored(row: IdempotencyKey) -> ASGIApp:

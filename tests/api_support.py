@@ -13,7 +13,7 @@ SETTINGS = Settings(token_secret="test-secret-" + "x" * 32)
 
 
 def token(role: str, user: str, region: str = "37", unit: str | None = None) -> dict[str, str]:
-    p = Principal(user_id=user, role=role, region=region, unit_code=unit)  # type: ignore[arg-type]
+    p = Principal(user_id=user, role=role, region=region, unit_code=unit)
     return {"Authorization": f"Bearer {issue_token(p, SETTINGS.token_secret)}"}
 
 
