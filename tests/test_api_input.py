@@ -148,3 +148,12 @@ async def test_every_instant_in_answers_carries_plus_eight(
     instants.append(batch["close_at"])
     assert all(isinstance(x, str) and PLUS_EIGHT.match(x) for x in instants), instants
     assert datetime.fromisoformat(instants[0]) == d.close_at
+
+
+async def test_a_batch_filter_that_could_change_a_visibility_query_is_a_422(
+    http: httpx.AsyncClient,
+) -> None:
+    operator = Caller(http, token("operator", "op-probe"))
+    for path in ("/operator/stages", "/operator/deadlines", "/operator/archives-overdue"):
+        r = await operator.get(path, params={"batch_id": "x' OR WorkflowType != 'y"})
+        clear_error(r, 422)

@@ -40,6 +40,8 @@ from services.operator import (
 )
 from services.reprojection import Reprojected, reproject, verify_history
 
+# A batch id as batches are named (services.visibility refuses anything else in a query).
+BatchFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.:+-]{1,64}$")]
 router = APIRouter(tags=["audit and operations 审计与运维"])
 AUDIT = (Role.AUDITOR, Role.PROVINCE)
 _WHAT = {"what_en": "use the audit or operator functions", "what_zh": "审计或运维功能"}
@@ -108,7 +110,7 @@ async def audit_file(project_id: str, p: PrincipalDep, state: StateDep) -> Respo
             summary="各阶段项目数 (projects by batch × city × stage, from Temporal)",
             **_OPERATOR)
 async def operator_stages(p: PrincipalDep, state: StateDep,
-                          batch_id: str | None = None) -> list[StageCount]:
+                          batch_id: BatchFilter = None) -> list[StageCount]:
     return await stage_counts(state.client, batch_id)
 
 
@@ -117,7 +119,7 @@ async def operator_stages(p: PrincipalDep, state: StateDep,
             **_OPERATOR)
 async def operator_deadlines(p: PrincipalDep, state: StateDep,
                              hours: Annotated[int, Query(ge=1, le=24 * 365)] = 72,
-                             batch_id: str | None = None) -> list[DeadlineRow]:
+                             batch_id: BatchFilter = None) -> list[DeadlineRow]:
     return await deadlines(state.client, timedelta(hours=hours), batch_id)
 
 
@@ -134,7 +136,7 @@ async def operator_history(project_id: str, p: PrincipalDep, state: StateDep) ->
             responses=ERRORS, summary="过程档案逾期 (projects with overdue process archives)",
             **_OPERATOR)
 async def operator_archives_overdue(p: PrincipalDep, state: StateDep,
-                                    batch_id: str | None = None) -> list[ArchiveOverdue]:
+                                    batch_id: BatchFilter = None) -> list[ArchiveOverdue]:
     return await archives_overdue(state.client, batch_id)
 
 
@@ -148,7 +150,7 @@ async def operator_stuck(p: PrincipalDep, state: StateDep) -> list[Stuck]:
 @router.get("/operator/read-model", response_model=list[ReadModelDifference], responses=ERRORS,
             summary="读模型核对 (read model against the workflows: differences)",
             **_OPERATOR)
-async def operator_read_model(p: PrincipalDep, state: StateDep, batch_id: str | None = None,
+async def operator_read_model(p: PrincipalDep, state: StateDep, batch_id: BatchFilter = None,
                               sample: Annotated[int | None, Query(ge=1, le=100_000)] = None,
                               ) -> list[ReadModelDifference]:
     return await compare_read_model(state.client, state.db, batch_id, sample)
