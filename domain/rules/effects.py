@@ -72,11 +72,10 @@ def expert_review_overdue(data: ProjectData, _d: Decision, _h: Happening) -> Non
     """R12: the experts who have not scored by the review deadline, reported."""
     data.review_overdue_reported = True
     late = sorted(uid for uid, score in data.experts.items() if score is None)
-    data.outbox.append(Notification(
-        project_id=data.project.project_id, to_role=Role.PROVINCE, kind="expert_review_overdue",
-        message_zh=f"项目“{data.content.title}”评审期限已过，未评分专家：{'、'.join(late)}",
-        message_en=f"project {data.project.project_id}: review deadline passed; not scored: "
-                   + ", ".join(late)))
+    _tell(data, Role.PROVINCE, "expert_review_overdue",
+          f"项目“{data.content.title}”评审期限已过，未评分专家：{'、'.join(late)}",
+          f"project {data.project.project_id}: review deadline passed; not scored: "
+          + ", ".join(late))
 
 
 def score(data: ProjectData, d: Decision, _h: Happening) -> None:
@@ -294,14 +293,19 @@ def archive_overdue(data: ProjectData, d: Decision, _h: Happening) -> None:
 def province_reminder(data: ProjectData, _d: Decision, h: Happening) -> None:
     data.province_reminded = True
     since = iso_local(data.stage_since) if data.stage_since else ""
-    data.outbox.append(Notification(
-        project_id=data.project.project_id, to_role=Role.PROVINCE, kind="province_reminder",
-        message_zh=f"项目“{data.content.title}”自{since}起在“{data.stage.label_zh}”阶段等待省级决定",
-        message_en=f"project {data.project.project_id} has waited for the province in "
-                   f"{data.stage.value} since {since}"))
+    _tell(data, Role.PROVINCE, "province_reminder",
+          f"项目“{data.content.title}”自{since}起在“{data.stage.label_zh}”阶段等待省级决定",
+          f"project {data.project.project_id} has waited for the province in "
+          f"{data.stage.value} since {since}")
 
 
 def _tell_applicant(data: ProjectData, kind: str, zh: str, en: str) -> None:
+    _tell(data, Role.APPLICANT, kind, zh, en)
+
+
+def _tell(data: ProjectData, role: Role, kind: str, zh: str, en: str) -> None:
+    """A notification for the workflow to send (the applicant's goes to its unit)."""
     data.outbox.append(Notification(
-        project_id=data.project.project_id, to_role=Role.APPLICANT,
-        to_unit=data.project.applicant_unit, kind=kind, message_zh=zh, message_en=en))
+        project_id=data.project.project_id, to_role=role,
+        to_unit=data.project.applicant_unit if role is Role.APPLICANT else None, kind=kind,
+        message_zh=zh, message_en=en))
