@@ -101,3 +101,32 @@ def tasks_2026():  # type: ignore[no-untyped-def]
     from services.registry import TaskDef
 
     return [TaskDef(code=c, direction=d, title_zh=t) for c, d, t in TASKS_2026]
+
+
+# -- payloads beyond the table's examples ----------------------------------------------------
+
+# The few payloads besides each decision's example (domain.lifecycle) that lead somewhere
+# else: a second expert with a review deadline (and removing that one), a failing score,
+# a change that extends the implementation period, an archive document during
+# implementation, a half-year pass without figures (rules 1), a long deferral, a partial
+# repayment. A decision not named here is tried with its example only, so a new decision
+# in the table is explored without touching the tests.
+PAYLOAD_VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "assign_experts": [{"experts": [{"user_id": "expert-1"}, {"user_id": "expert-2"}],
+                        "review_days": 10}],
+    "score": [{"score": 40, "method": "material"}],
+    "remove_expert": [{"user_id": "expert-2", "why": "no_response"}],
+    "request_change": [{"kind": "implementation_period", "description": "延期三个月",
+                        "extend_months": 3}],
+    "attach_document": [{"sha256": "b" * 64, "kind": "archive", "filename": "过程档案.pdf"}],
+    "pass_halfyear_acceptance": [{}],
+    "not_ready": [{"months": 12}],
+    "record_repayment": [{"amount_cny": 100}],
+}
+
+
+def payloads(action: str) -> list[dict[str, Any]]:
+    """The example of the decision's table entry, then its variants."""
+    from domain.lifecycle import payload_example
+
+    return [payload_example(action), *PAYLOAD_VARIANTS.get(action, [])]

@@ -1,0 +1,383 @@
+"""Liveness, exhaustively (issue 16): no reachable state strands a project.
+
+Generated from the decision table, not written by hand. For each preset and rules
+version, a breadth-first search from a fresh project takes, in every state it reaches:
+
+- every decision every role may make (`ProjectState.allowed`, each expert assigned
+  acting for themself), with the table's example payload and the few variants in
+  `tests.support.PAYLOAD_VARIANTS`, a reason and evidence; the gate (`assess`) decides;
+- the deadline changes officials send: a batch extension, a city's earlier deadline;
+- "time passes": the clock moves to the next alarm, and the alarms due fire as the
+  workflow fires them (`workflows/project.py`: each alarm at or before now, in order;
+  a project left in `submitted` is admitted at once).
+
+A decision added to the table is explored here without a change to this file.
+
+States are told apart by an abstract key (`key`): the stage, then the project's data as
+`model_dump` gives it with instants made "past"/"future" against the clock, sequence
+numbers, ids and free text left out, lists capped; and the alarms set (the next one's
+trigger and the set of triggers). Fields that only record what happened (`HISTORY`) or
+only feed an alarm's instant (`ALARM_INPUTS`; the alarms are in the key) are left out;
+requests count by what is pending (`summary`); fields that decide something in some
+stages only count there (`SCOPED`). A field added to ProjectData counts everywhere until
+it is named here. Checked over the explored graph:
+
+- no step the gate accepts fails when applied, and no alarm fails when it fires (the
+  workflow task would fail on it again and again: the project would never move again);
+- from every state an end stage is reachable, also through the decisions the project
+  waits for (not passive) and timers alone: no project needs a revocation, a withdrawal
+  or a request nobody has to make in order to end;
+- no open state has nobody able to decide and no alarm, and none has nothing but
+  passive decisions and no alarm;
+- the search is not vacuous: every stage of the preset's table is reached, every
+  decision of it is taken, and at least MIN_STATES states are explored.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+
+import pytest
+
+from domain.actions import CURRENT_RULES, RULES_V1, DeadlineKind
+from domain.decisions import Actor
+from domain.lifecycle import spec_of, stages_of
+from domain.project import ProjectState
+from domain.project_data import ProjectData
+from domain.roles import Role
+from domain.stages import Stage
+from tests.support import ACTORS, CITY, SHA, decision, payloads
+from tests.test_rules_v2 import EARLY, state
+
+pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
+
+S = Stage
+# Lower bounds on the states explored (2026-12: 301 / 531 with rules 2, 45 / 47 with
+# rules 1): a key or a search that collapses cannot pass silently.
+MIN_STATES = {("2024", CURRENT_RULES): 200, ("2026", CURRENT_RULES): 350,
+              ("2024", RULES_V1): 30, ("2026", RULES_V1): 30}
+CASES = [(p, r) for r in (CURRENT_RULES, RULES_V1) for p in ("2024", "2026")]
+
+# -- the abstract key -------------------------------------------------------------------
+
+# Read by views, exports, places and the idempotency of requests, never by a rule that
+# decides what may happen next.
+HISTORY = frozenset({
+    "log", "seq_by_request", "fingerprints", "outcomes", "outbox", "project", "created_at",
+    "content", "findings", "voided_scores", "early_acceptance", "disbursed_at",
+    "reserve_pool", "subsidy_to_reclaim", "publicity_opened_at", "was_selected", "rank",
+    "end"})
+# Read only to set an alarm's instant (domain.rules.alarms); the key has the alarms.
+ALARM_INPUTS = frozenset({
+    "stage_since", "province_reminded", "archives", "archives_reminded", "archives_overdue",
+    "baselines", "acceptance_deferred_to", "halfyear_held", "halfyear_passed",
+    "supervision_ends_at", "rectify_due", "review_due", "review_overdue_reported",
+    "publicity_end", "implementation_started_at"})
+_ACCEPTANCE = frozenset({S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE,
+                         S.RECTIFICATION})
+# Summarised (`summary`), and counted only in these stages (None: in every stage).
+SUMMARISED: dict[str, frozenset[Stage] | None] = {
+    "close_at": None, "local_deadlines": None, "termination": None,
+    "experts": frozenset({S.PROVINCIAL_REVIEW}), "objections": frozenset({S.PUBLICITY}),
+    "changes": _ACCEPTANCE, "clawback": frozenset({S.CLAWBACK})}
+# As they are, in these stages only.
+SCOPED: dict[str, frozenset[Stage]] = {
+    "early_acceptance_requested": _ACCEPTANCE,
+    "verified_investment_cny": frozenset({S.SUBSIDY}),
+    "subsidy_amount_cny": frozenset({S.SUBSIDY}), "award": frozenset({S.SUBSIDY}),
+    "disbursement": frozenset({S.SUPERVISION})}
+# Left out of every nested model: numbering, ids, free text, who exactly (not the role).
+_LEFT_OUT = frozenset({
+    "seq", "ruling_seq", "request_id", "reason", "description", "summary", "title",
+    "evidence", "reference", "decision_ref", "message_zh", "message_en", "filename",
+    "media_type", "size", "sha256", "user_id", "region", "unit_code"})
+_CAP = 3  # lists and sets count up to this; numbers up to _BIG
+_BIG = 10**7
+_PENDING = ("awaiting_city", "awaiting_province")
+_MAX_ALARMS = 30
+# The search gives up (and fails) beyond this: the key would not be bounded.
+MAX_STATES = 20_000
+
+
+def _abstract(value: object, now: datetime) -> object:
+    if isinstance(value, datetime):
+        return "past" if value <= now else "future"
+    if isinstance(value, dict):
+        return tuple(sorted((k, _abstract(v, now)) for k, v in value.items()
+                            if k not in _LEFT_OUT))
+    if isinstance(value, set | frozenset):
+        return ("set", min(len(value), _CAP))
+    if isinstance(value, list | tuple):
+        return ("list", min(len(value), _CAP), tuple(_abstract(v, now) for v in value[-2:]))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return min(value, _BIG)
+
+
+def summary(data: ProjectData, now: datetime) -> dict[str, object]:
+    """What the summarised fields decide: deadlines passed or not; what is pending."""
+    claw = data.clawback
+    return {
+        "close_at": data.close_at <= now,
+        "local_deadlines": data.deadline(DeadlineKind.APPLICANT) <= now,
+        "termination": (data.termination.status if data.termination is not None
+                        and data.termination.status in _PENDING else None),
+        "experts": tuple(sorted((u, s is not None) for u, s in data.experts.items())),
+        "objections": data.objection_pending(),
+        "changes": tuple((c.status, c.extend_months) for c in data.changes
+                         if c.status in _PENDING),
+        "clawback": claw and (claw.status, claw.returned_cny > 0,
+                              claw.returned_cny >= claw.amount_cny),
+    }
+
+
+def key(s: ProjectState, now: datetime) -> tuple[object, ...]:
+    if s.ended:
+        return ("ended", s.stage)  # nothing happens after the end
+    stage = s.stage
+    summed = {k: v for k, v in summary(s.data, now).items()
+              if SUMMARISED[k] is None or stage in SUMMARISED[k]}  # type: ignore[operator]
+    left_out = (HISTORY | ALARM_INPUTS | set(SUMMARISED)
+                | {f for f, stages in SCOPED.items() if stage not in stages})
+    alarms = sorted(s.alarms())
+    # The next alarm, which alarms are set, and how many: time's progress (archive
+    # periods pass one by one until the acceptance opens).
+    return (_abstract(s.data.model_dump(exclude=set(left_out)), now),
+            _abstract(summed, now), alarms[0].trigger if alarms else None,
+            frozenset(a.trigger for a in alarms), min(len(alarms), _MAX_ALARMS))
+
+
+# -- the search -------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    label: str  # "role:action", "time:trigger" or "outside:what"
+    target: int
+    forward: bool  # a decision the project waits for (not passive), or a timer
+
+
+@dataclass
+class Graph:
+    preset: str
+    rules: int
+    states: list[ProjectState] = field(default_factory=list)
+    clocks: list[datetime] = field(default_factory=list)
+    steps: list[list[Step]] = field(default_factory=list)
+    came_from: list[tuple[int, str] | None] = field(default_factory=list)
+    index: dict[tuple[object, ...], int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)  # decisions and alarms that took effect
+    stages: set[Stage] = field(default_factory=set)  # stages entered, transient ones too
+    seconds: float = 0.0
+
+    def add(self, s: ProjectState, now: datetime, came_from: tuple[int, str] | None) -> int:
+        k = key(s, now)
+        found = self.index.get(k)
+        if found is not None:
+            return found
+        self.index[k] = len(self.states)
+        self.states.append(s)
+        self.clocks.append(now)
+        self.steps.append([])
+        self.came_from.append(came_from)
+        return self.index[k]
+
+    def path(self, i: int) -> str:
+        labels: list[str] = []
+        while (prev := self.came_from[i]) is not None:
+            i, label = prev
+            labels.append(label)
+        return " → ".join(reversed(labels)) or "(the start)"
+
+    def describe(self, i: int) -> str:
+        s, now = self.states[i], self.clocks[i]
+        pending = s.pending_cosign.action if s.pending_cosign else None
+        alarm = s.next_alarm()
+        return (f"{s.stage.value} at {now.isoformat()} (pending co-signature: {pending}; "
+                f"next alarm: {alarm.trigger if alarm else None}); "
+                f"allowed {s.allowed_by_role(now)}\n    reached by: {self.path(i)}")
+
+    def open_states(self) -> list[int]:
+        return [i for i, s in enumerate(self.states) if not s.ended]
+
+    def reaching_an_end(self, forward_only: bool) -> set[int]:
+        back: dict[int, list[int]] = {}
+        for i, steps in enumerate(self.steps):
+            for step in steps:
+                if step.forward or not forward_only:
+                    back.setdefault(step.target, []).append(i)
+        done = {i for i, s in enumerate(self.states) if s.ended}
+        todo = list(done)
+        while todo:
+            for i in back.get(todo.pop(), []):
+                if i not in done:
+                    done.add(i)
+                    todo.append(i)
+        return done
+
+
+def _copy(s: ProjectState) -> ProjectState:
+    t = copy.copy(s)
+    t.data = s.data.model_copy(deep=True)
+    return t
+
+
+def _settle(s: ProjectState, now: datetime) -> None:
+    """What the workflow does after a change: admit a submission, then fire every alarm
+    due by now, earliest first."""
+    if s.stage is Stage.SUBMITTED:
+        s.fire_system("admit", now)
+    for _ in range(100):
+        alarm = s.next_alarm()
+        if s.ended or alarm is None or alarm.at > now:
+            return
+        s.fire_system(alarm.trigger, now, alarm.key)
+    raise AssertionError(f"alarms keep firing at {now}: {s.alarms()}")
+
+
+def _actors(s: ProjectState, role: Role) -> list[Actor]:
+    if role is Role.EXPERT:  # each assigned expert decides for themself
+        ids = sorted({*s.data.experts, ACTORS[role].user_id})
+        return [ACTORS[role].model_copy(update={"user_id": uid}) for uid in ids]
+    return [ACTORS[role]]
+
+
+Run = Callable[[ProjectState], datetime]
+
+
+def _steps(s: ProjectState, now: datetime) -> Iterator[tuple[str, bool, Run]]:
+    """(label, forward, run) for each step possible from `s`: `run` makes it on a copy
+    and returns the clock after it."""
+    if s.ended:
+        return
+    for role in Role:
+        for actor in _actors(s, role) if role is not Role.SYSTEM else []:
+            for action in s.allowed(role, now):
+                spec = spec_of(action)
+                forward = spec is not None and not spec.passive
+                for payload in payloads(action):
+                    if payload.get("extend_months") and s.data.extension_months():
+                        continue  # one period extension: each adds archive periods
+                    d = decision(action, actor=actor, evidence=[SHA], **payload)
+                    if s.assess(d, now) is not None:
+                        continue  # a content check (a cap, an assignment, a repeat)
+
+                    def run(t: ProjectState, d: object = d) -> datetime:
+                        t.apply(d, now, publicity_end=now + timedelta(days=7))  # type: ignore[arg-type]
+                        return now
+
+                    yield f"{role.value}:{action}", forward, run
+    if now < s.data.close_at:
+        def extend(t: ProjectState) -> datetime:
+            t.change_deadline(f"extend-{uuid.uuid4().hex}", ACTORS[Role.PROVINCE], "batch",
+                              t.data.close_at + timedelta(days=2), "延期", now)
+            return now
+
+        def local(t: ProjectState) -> datetime:
+            t.change_deadline(f"local-{uuid.uuid4().hex}", ACTORS[Role.CITY], CITY,
+                              now + timedelta(hours=1), "市级截止", now)
+            return now
+
+        yield "outside:extend_batch", False, extend
+        yield "outside:local_deadline", False, local
+    alarm = s.next_alarm()
+    if alarm is not None:
+        at = max(now, alarm.at)
+        yield f"time:{alarm.trigger}", True, lambda _t: at
+
+
+@cache
+def explore(preset: str, rules: int) -> Graph:
+    started = time.perf_counter()
+    g = Graph(preset, rules)
+    g.add(state(preset, rules), EARLY, None)
+    g.stages.add(Stage.DRAFT)
+    queue = deque([0])
+    while queue:
+        assert len(g.states) < MAX_STATES, f"{preset}, rules {rules}: the key is not bounded"
+        i = queue.popleft()
+        s = g.states[i]
+        for label, forward, run in _steps(s, g.clocks[i]):
+            t = _copy(s)
+            try:
+                later = run(t)
+                _settle(t, later)
+            except Exception as exc:  # the workflow task would fail here, every time
+                g.failures.append(f"{label} fails with {exc!r} in {g.describe(i)}")
+                continue
+            for record in t.log[len(s.log):]:
+                g.taken.add(str(record.action))
+                g.stages.add(record.stage_after)
+            size = len(g.states)
+            j = g.add(t, later, (i, label))
+            if j == size:
+                queue.append(j)
+            g.steps[i].append(Step(label, j, forward))
+    g.seconds = time.perf_counter() - started
+    ends = sum(s.ended for s in g.states)
+    print(f"liveness {preset} rules {rules}: {len(g.states)} states ({ends} ends), "
+          f"{sum(map(len, g.steps))} steps, {g.seconds:.1f} s")
+    return g
+
+
+def _fail_with(g: Graph, found: list[int], what: str) -> None:
+    if found:
+        shown = "\n".join(f"  - {g.describe(i)}" for i in found[:5])
+        pytest.fail(f"{len(found)} of {len(g.states)} states {what} ({g.preset}, rules "
+                    f"{g.rules}):\n{shown}", pytrace=False)
+
+
+# -- the checks -------------------------------------------------------------------------
+
+
+def test_the_key_names_fields_that_exist() -> None:
+    named = HISTORY | ALARM_INPUTS | set(SUMMARISED) | set(SCOPED)
+    assert named <= set(ProjectData.model_fields), named - set(ProjectData.model_fields)
+
+
+@pytest.mark.parametrize(("preset", "rules"), CASES)
+def test_the_search_is_not_vacuous(preset: str, rules: int) -> None:
+    g = explore(preset, rules)
+    assert len(g.states) >= MIN_STATES[preset, rules], len(g.states)
+    lifecycle = g.states[0].lifecycle
+    assert set(stages_of(lifecycle)) <= g.stages, set(stages_of(lifecycle)) - g.stages
+    triggers = {m.trigger.value for m in lifecycle.moves}
+    assert triggers <= g.taken, f"never taken: {sorted(triggers - g.taken)}"
+
+
+@pytest.mark.parametrize(("preset", "rules"), CASES)
+def test_no_accepted_step_and_no_alarm_fails(preset: str, rules: int) -> None:
+    g = explore(preset, rules)
+    if g.failures:
+        pytest.fail(f"{len(g.failures)} steps fail ({preset}, rules {rules}):\n"
+                    + "\n".join(f"  - {f}" for f in g.failures[:3]), pytrace=False)
+
+
+@pytest.mark.parametrize(("preset", "rules"), CASES)
+def test_every_state_can_reach_an_end(preset: str, rules: int) -> None:
+    g = explore(preset, rules)
+    every = g.reaching_an_end(forward_only=False)
+    lost = [i for i in g.open_states() if i not in every]
+    _fail_with(g, lost, "can never end")
+    forward = g.reaching_an_end(forward_only=True)
+    lost = [i for i in g.open_states() if i not in forward]
+    _fail_with(g, lost, "end only by a passive decision (revocation, "
+                                      "withdrawal, a request) or a deadline change")
+
+
+@pytest.mark.parametrize(("preset", "rules"), CASES)
+def test_no_open_state_is_stuck(preset: str, rules: int) -> None:
+    g = explore(preset, rules)
+    stuck = [i for i in g.open_states()
+             if all(step.label.startswith("outside:") for step in g.steps[i])]
+    _fail_with(g, stuck, "are stuck: nobody may decide and no alarm is set")
+    idle = [i for i in g.open_states() if not any(step.forward for step in g.steps[i])]
+    _fail_with(g, idle, "wait on nobody: only passive decisions, no alarm")
