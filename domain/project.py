@@ -139,7 +139,35 @@ class ProjectState:
             if not guard.holds(data, now):
                 return refusal(guard.rule, RefusalKind.RULE, guard.zh, guard.en,
                                self.allowed(role, now))
+        if d.action == Action.CONCUR:
+            problem = self._pending_can_take_effect(role, now)
+            if problem is not None:
+                return problem
         return self._check_content(d, now)
+
+    def _pending_can_take_effect(self, role: Role, now: datetime) -> Refusal | None:
+        """A concurrence makes the pending decision take effect, its guards checked again
+        (`apply`): refused when they no longer hold (the province changed the expert panel
+        while its selection waited), so that the co-signer dissents or the decider
+        retracts instead of the decision failing inside the workflow."""
+        data = self.data
+        original = data.pending_decision
+        if original is None:
+            return None
+        move = self.lifecycle.move(original.action, data.stage)
+        if move is None:
+            return refusal("LIFECYCLE", RefusalKind.STAGE,
+                           "待会签的决定在当前阶段不能生效",
+                           "the decision awaiting co-signature cannot take effect in this stage",
+                           self.allowed(role, now))
+        released = data.model_copy(update={"pending_cosign": None, "pending_decision": None})
+        for guard in move.guards:
+            if not guard.holds(released, now):
+                return refusal(guard.rule, RefusalKind.RULE,
+                               f"待会签的决定已不能生效：{guard.zh}",
+                               f"the decision awaiting co-signature can no longer take "
+                               f"effect: {guard.en}", self.allowed(role, now))
+        return None
 
     def _check_content(self, d: Decision, now: datetime) -> Refusal | None:
         """The decision's own data: payload schema, reason, then the decision's checks."""
