@@ -169,3 +169,12 @@ class Drive:
         assert view.publicity_end is not None
         await self.advance_to(view.publicity_end + timedelta(minutes=1))
         return await self.wait_stage(Stage.IMPLEMENTATION)
+
+
+def stranded(view: ProjectView) -> str | None:
+    """Why a project is stranded, or None: open, it waits on nobody (`waiting_on`, the
+    roles with a decision it waits for) and no deadline is set."""
+    if view.end is not None or view.stage.is_end or view.waiting_on or view.next_deadline:
+        return None
+    return (f"{view.project_id} in {view.stage.value} waits on nobody and has no deadline "
+            f"(allowed: {view.allowed}, pending co-signature: {view.pending_cosign})")

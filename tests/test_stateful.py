@@ -9,7 +9,9 @@ evidence, and the clock moved on (deadlines and timers fire). After every step:
 - no answer was a 5xx, and every refusal carried a rule id and both messages;
 - each project's read model equals its workflow: stage, and every record by seq;
 - its places and its city-quota row are what its state implies (`domain.places`);
-- its stored records' hash chain verifies.
+- its stored records' hash chain verifies;
+- it is in an end stage, waits on someone, or has a next deadline (`driver.stranded`;
+  tests/test_liveness.py and tests/test_workflow_walk.py check liveness on their own).
 
 `make test` runs GONGFU_STATEFUL_STEPS steps (at least 1,000); a longer run:
 `GONGFU_STATEFUL_STEPS=20000 .venv/bin/python -m tools.run_tests tests/test_stateful.py`.
@@ -39,7 +41,7 @@ from domain.roles import Role
 from models import DecisionRow, Place, Project, Recommendation
 from tests import support
 from tests.api_support import token
-from tests.driver import Drive, Harness
+from tests.driver import Drive, Harness, stranded
 from workflows.project import ProjectWorkflow
 
 STEPS = max(1000, int(os.environ.get("GONGFU_STATEFUL_STEPS", "1000")))
@@ -205,6 +207,7 @@ async def check_projects(drives: list[Drive]) -> None:
         pid = d.project.project_id
         log = await d.handle.query(ProjectWorkflow.decision_log)
         view = await d.handle.query(ProjectWorkflow.view)
+        assert stranded(view) is None, stranded(view)
         for _ in range(200):  # the projection lands shortly after the answer
             with World.ts.db() as s:
                 row = s.get(Project, pid)
