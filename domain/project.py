@@ -213,9 +213,12 @@ class ProjectState:
     # -- changes --------------------------------------------------------------------------
 
     def apply(
-        self, d: Decision, now: datetime, *, publicity_end: datetime | None = None
+        self, d: Decision, now: datetime, *, publicity_end: datetime | None = None,
+        cosign_dues: tuple[datetime, datetime] | None = None,
     ) -> DecisionRecord:
-        """Record an accepted decision and make its move. Raises Refused if not allowed."""
+        """Record an accepted decision and make its move. Raises Refused if not allowed.
+        `cosign_dues`: the reminder and overdue instants of a decision that will wait for
+        co-signature (rules 3; working days, from the calendar activity)."""
         problem = self.assess(d, now)
         if problem is not None:
             raise Refused(problem)
@@ -228,7 +231,7 @@ class ProjectState:
         before = data.stage
         if move.needs_cosign(self.preset):
             assert move.cosigner is not None
-            note = cosign.hold(data, d, move.cosigner, now)
+            note = cosign.hold(data, d, move.cosigner, now, cosign_dues)
             return self._record(d, now, before, note=note)
         if d.action == Action.CONCUR:
             pending, original = cosign.release(data)
@@ -246,6 +249,19 @@ class ProjectState:
             return self._record(d, now, before, note=cosign.dissent_note(pending))
         note = self._take(move, d, Happening(now, publicity_end), now)
         return self._record(d, now, before, rule=move.rule, note=note)
+
+    def needs_cosign(self, d: Decision) -> bool:
+        """Whether the decision, if accepted now, would wait for a co-signature."""
+        move = self.lifecycle.move(d.action, self.data.stage)
+        return move is not None and move.needs_cosign(self.preset)
+
+    def admission(self, now: datetime) -> Action:
+        """Which level a submission is admitted to (R9): the first whose guards hold."""
+        for action in (Action.ADMIT, Action.ADMIT_TO_CITY):
+            move = self.lifecycle.move(action, self.data.stage)
+            if move is not None and all(g.holds(self.data, now) for g in move.guards):
+                return action
+        raise RuntimeError(f"no admission from {self.data.stage}")
 
     def fire_system(self, trigger: str, now: datetime, key: int = 0) -> DecisionRecord:
         """A timer fired (or the system admitted a submission): record and move."""

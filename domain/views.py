@@ -30,6 +30,12 @@ class PendingCosign(BaseModel):
     decided_by: Actor
     cosigner: Role
     at: Instant
+    # Rules 3: the co-signer is reminded at `remind_at` and the decision is overdue from
+    # `overdue_at` (working days after `at`, from the calendar activity).
+    remind_at: Instant | None = None
+    overdue_at: Instant | None = None
+    reminded: bool = False
+    overdue: bool = False
 
 
 class Objection(BaseModel):

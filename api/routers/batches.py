@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from openpyxl import Workbook
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from api.deps import (
@@ -34,8 +34,10 @@ from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
 from domain.presets import PresetName
+from domain.refusals import describe_error
 from domain.roles import Role
 from models import Batch, CityQuota, Project, Recommendation, Region, Task, Unit
+from services.acceptance_rounds import open_halfyear_round
 from services.deadlines import extend_batch_close, set_local_deadline
 from services.decisions import BulkItem, make_decisions
 from services.projects import handle_for
@@ -69,12 +71,23 @@ class BatchIn(BaseModel):
                                    description="supervision after completion (R18)")
     counts: list[str] = Field(default=[], max_length=20,
                               description="earlier batches counting for R2")
+    cosign_reminder_working_days: int = Field(
+        default=3, ge=1, le=30,
+        description="rules 3: the finance bureau is reminded of a pending co-signature "
+                    "after this many working days")
+    cosign_overdue_working_days: int = Field(
+        default=5, ge=1, le=60,
+        description="rules 3: a pending co-signature is overdue after this many working days")
+    county_review_close: dict[str, Instant] = Field(
+        default={}, max_length=16,
+        description="2026, rules 3: city code -> the city's deadline for its counties' "
+                    "reviews (县级审核推荐至市), never later than close_at")
+    direct_cities: list[str] = Field(
+        default=[], max_length=16,
+        description="2026, rules 3: cities that take applications without a county step")
 
-    @model_validator(mode="after")
-    def _half_before_final(self) -> BatchIn:
-        if self.halfyear_after_months >= self.final_after_months:
-            raise ValueError("halfyear_after_months must be less than final_after_months")
-        return self
+    # The batch's own rules (half-year before one-year, city settings) are
+    # domain.batch.BatchPolicy's; create_batch answers them as a 422.
 
     model_config = {"json_schema_extra": {"examples": [{
         "batch_id": "2026-main", "name": "2026年度工赋百景揭榜挂帅", "year": 2026,
@@ -104,14 +117,21 @@ class FanOut(BaseModel):
 def create_batch(body: BatchIn, state: StateDep) -> BatchOut:
     carriers = [t.code for t in body.tasks if t.direction == "carrier"] or (
         list(CARRIER_TASKS_2026) if body.preset is PresetName.P2026 else [])
-    policy = BatchPolicy(batch_id=body.batch_id, name=body.name, year=body.year,
-                         preset=body.preset, close_at=body.close_at,
-                         publicity_working_days=body.publicity_working_days,
-                         halfyear_after_months=body.halfyear_after_months,
-                         final_after_months=body.final_after_months,
-                         supervision_years=body.supervision_years, carrier_tasks=carriers)
+    try:
+        policy = BatchPolicy(
+            batch_id=body.batch_id, name=body.name, year=body.year, preset=body.preset,
+            close_at=body.close_at, publicity_working_days=body.publicity_working_days,
+            halfyear_after_months=body.halfyear_after_months,
+            final_after_months=body.final_after_months,
+            supervision_years=body.supervision_years, carrier_tasks=carriers,
+            cosign_reminder_working_days=body.cosign_reminder_working_days,
+            cosign_overdue_working_days=body.cosign_overdue_working_days,
+            county_review_close=body.county_review_close, direct_cities=body.direct_cities)
+    except ValidationError as exc:  # the batch's own rules (domain.batch), as a 422
+        zh, en = describe_error(exc.errors()[0])
+        raise bad_input(f"批次设置不符合要求：{zh}", f"the batch is invalid: {en}") from None
     with state.db.begin() as s:
-        for code in body.quotas:
+        for code in {*body.quotas, *body.county_review_close, *body.direct_cities}:
             region = s.get(Region, code)
             if region is None or region.level != "city":
                 raise bad_input(f"未知的市级代码：{code}", f"unknown city code {code}")
@@ -189,6 +209,21 @@ async def open_publicity(batch: BatchDep, body: PublicityIn, p: PrincipalDep, st
         items=[BulkItem(project_id=pid, reason=body.reason, payload=payload)
                for pid in body.project_ids],
         base_request_id=request_id(p, key))
+
+
+class RoundIn(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.post("/batches/{batch_id}/acceptance-rounds/halfyear", response_model=list[BulkResult],
+             responses=ERRORS,
+             summary="组织半年期集中验收 (2024: open the half-year round for the projects that "
+                     "applied, R16)", **_PROVINCE)
+async def halfyear_round(batch_id: str, body: RoundIn, p: PrincipalDep, state: StateDep,
+                         key: IdempotencyKey = None) -> list[BulkResult]:
+    return await open_halfyear_round(
+        client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id,
+        reason=body.reason or "半年期集中验收", request_id=request_id(p, key))
 
 
 def _add_bulk_route(action: str) -> None:
