@@ -181,6 +181,10 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
                                                 False, False),
         ("GET", "/operator/read-model"): ({"url": url, "params": {"batch_id": bid}}, False,
                                           False),
+        ("GET", "/operator/cosigns-overdue"): ({"url": url, "params": {"batch_id": bid}},
+                                               False, False),
+        ("POST", "/batches/{batch_id}/acceptance-rounds/halfyear"): (
+            {"url": url, "json": {"reason": "半年期"}}, False, False),
     }
     assert (method, path) in fixed, f"teach the matrix how to call {method} {path}"
     return fixed[method, path]
