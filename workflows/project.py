@@ -222,8 +222,17 @@ class ProjectWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        problem = self._state.assess(decision, workflow.now())
+        # Runs when the update arrives, never on replay: it may check the seal's key. A
+        # decision not sealed by the API (sent from the Temporal UI or CLI, naming any
+        # actor) is refused before it reaches the history.
+        problem = outside.decision_refusal(decision) or self._state.assess(
+            decision, workflow.now())
         if problem is not None:
+            if problem.rule == "SEAL":
+                self._emit("decision.refused", level="warning", request_id=decision.request_id,
+                           action=decision.action, actor=decision.actor.user_id,
+                           role=decision.actor.role.value, rule=problem.rule,
+                           why=problem.message_en)
             raise _refused(problem)
 
     @workflow.update
