@@ -210,6 +210,15 @@ class ProjectView(BaseModel):
     supervision_ends_at: Instant | None = None
     clawback: ClawbackState | None = None
 
+    def allowed_for(self, role: str, user_id: str) -> list[str]:
+        """The decisions this person could make: their role's, less what only some
+        people of the role may make (an expert scores once, and only if assigned)."""
+        acts = self.allowed.get(role, [])
+        if "score" in acts and (user_id not in self.experts
+                                or self.experts[user_id] is not None):
+            acts = [a for a in acts if a != "score"]
+        return acts
+
 
 class ReadModelView(BaseModel):
     """The part of the view the read model stores: what lists and filters need.
