@@ -157,6 +157,10 @@ class Subsidy(_Payload):
     scenes: int = Field(default=1, ge=1, le=10)
     recipient: str | None = Field(default=None, max_length=18,
                                   description="credit code of the recipient unit")
+    # Its place on the province's batch-wide merit list (择优排序, issue 16), when the
+    # award was decided by one; optional, so histories recorded without it replay.
+    rank: int | None = Field(default=None, ge=1, le=1000,
+                             description="place on the batch's merit list (择优排序)")
 
 
 class EditApplication(_Payload):

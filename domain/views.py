@@ -104,6 +104,7 @@ class Award(BaseModel):
     recipient: str | None = None
     reason: str = ""
     seq: int
+    rank: int | None = None  # its place on the batch's merit list, if decided by one
 
 
 class DisbursementEntry(BaseModel):

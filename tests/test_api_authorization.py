@@ -157,6 +157,12 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
                                   "reason": "本地截止"}}, False, False),
         ("POST", "/batches/{batch_id}/recommendations"): (
             {"url": url, "json": {"items": [{"project_id": pid, "rank": 1}]}}, True, False),
+        ("POST", "/batches/{batch_id}/award-list"): (
+            {"url": url, "json": {"awards": [{"project_id": pid, "rank": 1,
+                                              "amount_cny": 500_000}], "reason": "矩阵测试"}},
+            False, False),
+        ("GET", "/batches/{batch_id}/award-list"): ({"url": url}, False, False),
+        ("GET", "/batches/{batch_id}/award-list.csv"): ({"url": url}, False, False),
         ("POST", "/batches/{batch_id}/publicity"): (
             {"url": url, "json": {"project_ids": [pid]}}, False, True),
         ("GET", "/batches/{batch_id}/recommendation-summary.xlsx"): (

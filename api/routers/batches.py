@@ -1,5 +1,6 @@
 """Batch-wide work: creating a batch, deadlines, a city's ranked list, decisions in bulk,
-公示 for the selected list, and the exports officials file (推荐汇总表, 公示名单, results)."""
+公示 for the selected list, the province's merit list of awards (择优奖补名单), and the
+exports officials file (推荐汇总表, 公示名单, results, 奖补名单)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from api.deps import (
 from api.errors import bad_input, not_found
 from api.schemas import BulkRequest, BulkResult, DeadlineIn, PublicityIn, RecommendationList
 from domain.actions import Action
+from domain.award_list import AwardList
 from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
@@ -38,6 +40,7 @@ from domain.refusals import describe_error
 from domain.roles import Role
 from models import Batch, CityQuota, Project, Recommendation, Region, Task, Unit
 from services.acceptance_rounds import open_halfyear_round
+from services.award_list import AwardListOutcome, AwardLists, award_lists, decide_award_list
 from services.deadlines import extend_batch_close, set_local_deadline
 from services.decisions import BulkItem, make_decisions
 from services.projects import handle_for
@@ -196,6 +199,34 @@ async def recommend(batch_id: str, body: RecommendationList, p: PrincipalDep, st
         client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id,
         ranked=[(i.project_id, i.rank) for i in body.items], reason=body.reason,
         request_id=request_id(p, key))
+
+
+@router.post("/batches/{batch_id}/award-list", response_model=AwardListOutcome,
+             responses=ERRORS,
+             summary="省级择优奖补名单 (the province's merit list: ranked awards, no awards, R17)",
+             description="Judged whole before anything changes (a wrong entry refuses the "
+                         "list and is named); then each project gets its own decide_subsidy "
+                         "(its rank in the payload) or decide_no_award, reported per project. "
+                         "Ranks run 1..n in a batch's first list and continue in later ones. "
+                         "A retry with the same Idempotency-Key decides nothing again.",
+             **_PROVINCE)
+async def post_award_list(batch_id: str, body: AwardList, p: PrincipalDep, state: StateDep,
+                          key: IdempotencyKey = None) -> AwardListOutcome:
+    return await decide_award_list(
+        client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id, body=body,
+        request_id=request_id(p, key))
+
+
+_AWARD_READERS = allow(*OFFICIALS, what_en="read the award lists", what_zh="查看奖补名单")
+
+
+@router.get("/batches/{batch_id}/award-list", response_model=AwardLists, responses=ERRORS,
+            summary="择优奖补名单 (the batch's merit lists and its undecided candidates)",
+            description="Each entry within the caller's jurisdiction, with what became of it "
+                        "(decided, awaiting_cosign, lapsed, refused, in_progress).",
+            **_AWARD_READERS)
+def get_award_list(batch: BatchDep, p: PrincipalDep, state: StateDep) -> AwardLists:
+    return award_lists(state.db, p, batch.id)
 
 
 @router.post("/batches/{batch_id}/publicity", response_model=list[BulkResult], responses=ERRORS,
@@ -450,6 +481,32 @@ def results_csv(batch: BatchDep, state: StateDep) -> Response:
                     "yes" if pr.reserve_pool else ""])
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename=results-{batch_id}.csv"})
+
+
+AWARD_STATE_ZH = {"decided": "已生效", "awaiting_cosign": "待省财政厅会签",
+                  "lapsed": "未生效（不同意、撤回或阶段变更）", "refused": "被拒绝",
+                  "in_progress": "处理中"}
+
+
+@router.get("/batches/{batch_id}/award-list.csv", responses=FILE_RESPONSES,
+            response_class=Response, summary="择优奖补名单 CSV (the merit lists as a file)",
+            **_AWARD_READERS)
+def award_list_csv(batch: BatchDep, p: PrincipalDep, state: StateDep) -> Response:
+    out = award_lists(state.db, p, batch.id)
+    rows: list[list[object]] = [
+        [e.list_id, iso_local(lst.decided_at), e.rank or "", e.project_id, e.title, e.task_code,
+         e.city_code, "奖补" if e.kind == "award" else "不予奖补",
+         _cny(e.amount_cny), e.scenes or "", e.recipient or "", _cny(e.verified_investment_cny),
+         e.reason, AWARD_STATE_ZH[e.state], e.rule or ""]
+        for lst in out.lists for e in lst.entries]
+    return _csv(["名单编号", "决定时间", "排名", "项目编号", "项目名称", "揭榜任务", "所在市",
+                 "决定", "奖补金额（元）", "场景数", "奖补对象（统一社会信用代码）",
+                 "验收核定投资（元）", "理由", "状态", "拒绝规则"],
+                rows, f"award-list-{batch.id}.csv")
+
+
+def _cny(amount: float | None) -> str:
+    return "" if amount is None else f"{amount:.2f}"
 
 
 __all__ = ["router"]

@@ -176,7 +176,7 @@ def decide_subsidy(data: ProjectData, d: Decision, _h: Happening) -> None:
     if data.rules >= 2:
         data.award = Award(amount_cny=award.amount_cny, scenes=award.scenes,
                            recipient=award.recipient or data.project.applicant_unit,
-                           reason=d.reason, seq=data.next_seq)
+                           reason=d.reason, seq=data.next_seq, rank=award.rank)
 
 
 def decide_no_award(data: ProjectData, d: Decision, h: Happening) -> None:
