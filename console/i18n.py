@@ -134,6 +134,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "local_deadline": ("设定本地提前截止时间", "Set an earlier local deadline"),
     "new_deadline": ("新截止时间（北京时间）", "New deadline (+08:00)"),
     "publicity": ("公示", "Publicity"),
+    "halfyear_round": ("组织半年期集中验收", "Open the half-year acceptance round"),
+    "halfyear_round_hint": ("已申请参加半年期集中验收的项目进入验收；"
+                            "未申请的继续实施，一年期末统一验收。",
+                            "Projects whose units applied enter the round; the others continue "
+                            "to the one-year round."),
+    "halfyear_round_none": ("没有已申请的项目", "No project has applied"),
     "open_publicity": ("对所选项目开始公示", "Open publicity for the selected projects"),
     "working_days": ("公示工作日数", "Working days"),
     "close_at": ("批次截止", "Batch close"),

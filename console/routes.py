@@ -789,6 +789,21 @@ async def publicity(request: Request, bid: str) -> HTMLResponse:
     return await _batch(ctx, bid, results=r.json())
 
 
+@router.post("/batches/{bid}/acceptance-round", response_class=HTMLResponse)
+async def acceptance_round(request: Request, bid: str) -> HTMLResponse:
+    """2024: the province opens the half-year round for every project that applied."""
+    ctx = _ctx(request)
+    form = await _form(request, ctx)
+    r = await ctx.api.call("POST", f"/batches/{bid}/acceptance-rounds/halfyear",
+                           key=str(form.get("key", "")),
+                           json={"reason": str(form.get("reason", ""))})
+    if r.status_code != 200:
+        return await _batch(ctx, bid, error_of(r), status=r.status_code)
+    results = r.json()
+    return await _batch(ctx, bid, results=results,
+                        note=None if results else ctx.t("halfyear_round_none"))
+
+
 @router.get("/batches/{bid}/ranking", response_class=HTMLResponse)
 async def ranking(request: Request, bid: str) -> HTMLResponse:
     return await _ranking(_ctx(request), bid)

@@ -20,6 +20,7 @@ from models import DecisionRow
 from tests import support
 from tests.api_support import Caller, token
 from tests.driver import Harness, next_close
+from tests.test_api_award_list import console_as, hidden
 
 
 async def test_a_pending_cosignature_reminds_then_shows_as_overdue_to_operators(
@@ -167,12 +168,20 @@ async def test_2024_half_year_round_opened_by_the_province_for_units_that_applie
     r = await Caller(http, token("city", "city-round", "3701")).post(
         f"/batches/{b.batch_id}/acceptance-rounds/halfyear", {"reason": "半年期"})
     assert r.status_code == 403
-    r = await province.post(f"/batches/{b.batch_id}/acceptance-rounds/halfyear",
-                            {"reason": "2024年度半年期集中验收"}, key=f"round-{b.batch_id}")
-    assert r.status_code == 200, r.text
-    assert [(x["project_id"], x["ok"], x["stage"]) for x in r.json()] == [
-        (applied.project.project_id, True, "halfyear_acceptance")]
+    async with console_as(ts, "prov-round") as console:  # the province's batch page
+        page = await console.get(f"/console/batches/{b.batch_id}")
+        assert page.status_code == 200 and "组织半年期集中验收" in page.text
+        r = await console.post(f"/console/batches/{b.batch_id}/acceptance-round", data={
+            "csrf": hidden(page.text, "csrf"), "key": hidden(page.text, "key"),
+            "reason": "2024年度半年期集中验收"})
+        assert r.status_code == 200 and 'data-testid="bulk-results"' in r.text, r.text[-2000:]
+        assert applied.project.project_id in r.text
+    assert await applied.stage() is Stage.HALFYEAR_ACCEPTANCE
     assert await silent.stage() is Stage.IMPLEMENTATION
+    # Once opened, the round has no candidates left.
+    r = await province.post(f"/batches/{b.batch_id}/acceptance-rounds/halfyear",
+                            {"reason": "再次组织"}, key=f"round-{b.batch_id}")
+    assert r.status_code == 200 and r.json() == [], r.text
     # The one that did not apply goes to the one-year round at its end.
     await silent.advance_to(add_months(started, 12) + timedelta(minutes=1))
     await silent.wait_stage(Stage.FINAL_ACCEPTANCE)
