@@ -62,6 +62,17 @@ class ChangeKind(StrEnum):
     CONSORTIUM_MEMBER = "consortium_member"
     OTHER = "other"
 
+    @property
+    def label_zh(self) -> str:
+        return _CHANGE_KIND_ZH[self]
+
+
+_CHANGE_KIND_ZH = {
+    ChangeKind.RESEARCH_CONTENT: "研究内容", ChangeKind.DEMONSTRATION_CONTENT: "示范内容",
+    ChangeKind.INVESTMENT_AMOUNT: "投资额", ChangeKind.IMPLEMENTATION_PERIOD: "实施期限",
+    ChangeKind.CONSORTIUM_MEMBER: "联合体成员", ChangeKind.OTHER: "其他",
+}
+
 
 class RequestChange(_Payload):
     kind: ChangeKind

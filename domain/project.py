@@ -424,7 +424,7 @@ class ProjectState:
             subsidy_amount_cny=data.subsidy_amount_cny, disbursed_at=data.disbursed_at,
             reserve_pool=data.reserve_pool, waiting_on=self.waiting_on(now),
             next_deadline=self.next_deadline(), quota_rank=self.quota_rank,
-            was_selected=data.was_selected)
+            was_selected=data.was_selected, baselines=data.baselines)
 
     @property
     def quota_rank(self) -> int | None:

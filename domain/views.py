@@ -244,6 +244,8 @@ class ReadModelView(BaseModel):
     # projections recorded before they were sent.
     quota_rank: int | None = None
     was_selected: bool = False
+    # R15: the approved baseline versions (for the exports), the old ones kept.
+    baselines: list[Baseline] = []
 
     @classmethod
     def of(cls, view: ProjectView) -> ReadModelView:

@@ -171,6 +171,7 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
         ("GET", "/batches/{batch_id}/quotas"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/results.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/ranking.csv"): ({"url": url}, False, False),
+        ("GET", "/batches/{batch_id}/baselines.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/reserve-pool.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/announcement.csv"): ({"url": url}, False, False),
         ("GET", "/audit/projects/{project_id}/timeline"): ({"url": url}, False, False),

@@ -193,3 +193,36 @@ async def _pause() -> None:
     import asyncio
 
     await asyncio.sleep(0.1)
+
+
+async def test_an_approved_change_is_a_new_baseline_version_in_the_export(
+    ts: Harness, http: httpx.AsyncClient,
+) -> None:
+    """R15: the approved change amends the record as version 2, version 1 kept, and the
+    acceptance moves by the months the period change adds."""
+    d = await ts.start("2026")
+    view = await d.to_implementation()
+    opens = next(x.at for x in view.deadlines if x.kind == "final_acceptance_opens")
+    await d.do("request_change", kind="implementation_period", description="设备到货延迟",
+               extend_months=3)
+    await d.do("city_approve_change", Role.CITY)
+    out = await d.do("province_approve_change")
+    view = await d.view()
+    assert [b.version for b in view.baselines] == [2]
+    moved = next(x.at for x in view.deadlines if x.kind == "final_acceptance_opens")
+    assert moved == add_months(opens, 3)
+    province = Caller(http, token("province", "prov-baseline"))
+    rows: list[list[str]] = []
+    for _ in range(100):  # the projection follows the decision
+        r = await province.get(f"/batches/{d.project.batch.batch_id}/baselines.csv")
+        assert r.status_code == 200, r.text
+        rows = [line.split(",") for line in r.text.lstrip("\ufeff").strip().splitlines()]
+        if len(rows) == 3:
+            break
+        await _pause()
+    assert rows[0][:4] == ["项目编号", "项目名称", "所在市", "基线版本"]
+    pid = d.project.project_id
+    assert [(r[0], r[3], r[4]) for r in rows[1:]] == [(pid, "1", "申报书（入围时）"),
+                                                      (pid, "2", "实施期限")]
+    assert rows[2][5:8] == ["设备到货延迟", "3", str(out.seq)]
+    assert rows[2][8].endswith("+08:00")

@@ -35,10 +35,11 @@ from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
+from domain.payloads import ChangeKind
 from domain.presets import PresetName
 from domain.refusals import describe_error
 from domain.roles import Role
-from models import Batch, CityQuota, Project, Recommendation, Region, Task, Unit
+from models import Batch, CityQuota, DecisionRow, Project, Recommendation, Region, Task, Unit
 from services.acceptance_rounds import open_halfyear_round
 from services.award_list import AwardListOutcome, AwardLists, award_lists, decide_award_list
 from services.deadlines import extend_batch_close, set_local_deadline
@@ -391,6 +392,30 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
     w.writerows(rows)
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@router.get("/batches/{batch_id}/baselines.csv", responses=FILE_RESPONSES,
+            response_class=Response,
+            summary="项目基线版本 (each project's baseline versions: the application as "
+                    "selected, then each approved change, R15)", **_OVERSIGHT)
+def baselines_csv(batch: BatchDep, state: StateDep) -> Response:
+    with state.db() as s:
+        projects = [pr for pr in s.scalars(select(Project).where(
+            Project.batch_id == batch.id).order_by(Project.id)) if pr.baselines]
+        made_at = {(r.project_id, r.seq): r.at for r in s.scalars(select(DecisionRow).where(
+            DecisionRow.project_id.in_([pr.id for pr in projects]),
+            DecisionRow.action == Action.PROVINCE_APPROVE_CHANGE.value))}
+    rows: list[list[object]] = []
+    for pr in projects:
+        rows.append([pr.id, pr.title, pr.city_code, 1, "申报书（入围时）", "", "", "", ""])
+        for b in pr.baselines:
+            at = made_at.get((pr.id, b["seq"]))
+            rows.append([pr.id, pr.title, pr.city_code, b["version"],
+                         ChangeKind(b["kind"]).label_zh, b["description"],
+                         b.get("extend_months") or "", b["seq"], iso_local(at) if at else ""])
+    return _csv(["项目编号", "项目名称", "所在市", "基线版本", "变更类型", "变更内容",
+                 "延长实施期（月）", "批准记录序号", "批准时间"],
+                rows, f"baselines-{batch.id}.csv")
 
 
 @router.get("/batches/{batch_id}/ranking.csv", responses=FILE_RESPONSES,
