@@ -36,6 +36,7 @@ from domain.rules import cosign, explain, idempotency
 from domain.rules.alarms import Alarm, alarms, deadline_views, next_alarm, next_deadline
 from domain.rules.checks import input_refusal
 from domain.rules.effects import Happening
+from domain.rules.guards import NO_COSIGN_PENDING
 from domain.stages import Stage
 from domain.views import (
     EndInfo,
@@ -139,7 +140,29 @@ class ProjectState:
             if not guard.holds(data, now):
                 return refusal(guard.rule, RefusalKind.RULE, guard.zh, guard.en,
                                self.allowed(role, now))
+        if d.action == Action.CONCUR:
+            problem = self._concurrence_refusal(role, now)
+            if problem is not None:
+                return problem
         return self._check_content(d, now)
+
+    def _concurrence_refusal(self, role: Role, now: datetime) -> Refusal | None:
+        """A concurrence makes the pending decision take effect: its own guards must hold
+        now (the expert panel may have changed while the selection waited). Refused, it
+        waits on: the panel completes its scores, or the decider retracts."""
+        pending = self.data.pending_decision
+        original = self.lifecycle.move(pending.action, self.data.stage) if pending else None
+        if original is None:
+            return refusal("LIFECYCLE", RefusalKind.STAGE, "待会签的决定在当前阶段已不能生效",
+                           "the pending decision can no longer take effect in this stage",
+                           self.allowed(role, now))
+        for guard in original.guards:
+            if guard is not NO_COSIGN_PENDING and not guard.holds(self.data, now):
+                return refusal(guard.rule, RefusalKind.RULE,
+                               f"待会签的决定目前不能生效：{guard.zh}",
+                               f"the pending decision cannot take effect now: {guard.en}",
+                               self.allowed(role, now))
+        return None
 
     def _check_content(self, d: Decision, now: datetime) -> Refusal | None:
         """The decision's own data: payload schema, reason, then the decision's checks."""
