@@ -17,7 +17,7 @@ from domain.clock import SHANGHAI
 from domain.project import ProjectState
 from domain.roles import Role
 from domain.stages import Stage
-from tests.support import CITY, batch, decision, project
+from tests.support import ACTORS, CITY, batch, decision, project
 
 pytestmark = pytest.mark.pure  # no server, no database: `make test-fast`
 
@@ -240,3 +240,27 @@ def test_city_settings_need_a_county_step_preset() -> None:
     with pytest.raises(ValidationError):
         BatchPolicy(batch_id="b", name="b", year=2024, preset="2024", close_at=CLOSE,
                     direct_cities=[CITY])
+
+
+def test_a_concurrence_waits_while_the_selection_no_longer_holds() -> None:
+    """Found by the exhaustive liveness search: the province removes an expert while its
+    selection waits for the finance department; the concurrence must be refused (the
+    selection's own rule, R12), not fail the workflow, and succeed once the panel is
+    complete again."""
+    s = state()
+    to_city_review(s)
+    do(s, "city_recommend", rank=1)
+    do(s, "concur", role=Role.CITY_FINANCE)
+    s.fire_system("recommendation_closed", CLOSE)
+    do(s, "assign_experts", CLOSE, experts=[{"user_id": "expert-1"}])
+    do(s, "score", CLOSE, score=90)
+    do(s, "select", CLOSE)
+    do(s, "remove_expert", CLOSE, user_id="expert-1", why="recusal")
+    refused = s.assess(decision("concur", Role.PROVINCE_FINANCE), CLOSE)
+    assert refused is not None and refused.rule == "R12" and "待会签" in refused.message_zh
+    assert s.stage is Stage.PROVINCIAL_REVIEW and s.pending_cosign is not None
+    do(s, "assign_experts", CLOSE, experts=[{"user_id": "expert-9"}])
+    s.apply(decision("score", actor=ACTORS[Role.EXPERT].model_copy(
+        update={"user_id": "expert-9"}), score=80), CLOSE)
+    do(s, "concur", CLOSE, role=Role.PROVINCE_FINANCE)
+    assert s.stage is Stage.SELECTED
