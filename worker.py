@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.calendar import publicity_period
+from activities.calendar import publicity_period, working_days_after
 from activities.notify import NotificationSink, NotifyActivities
 from activities.outside import OutsideActivities
 from activities.programme import ProgrammeActivities
@@ -51,7 +51,7 @@ def build_worker(
         client,
         task_queue=task_queue or cfg.task_queue,
         workflows=[ProjectWorkflow, UpkeepWorkflow],
-        activities=[publicity_period, NotifyActivities(sink).notify,
+        activities=[publicity_period, working_days_after, NotifyActivities(sink).notify,
                     *ProgrammeActivities(db).all(), *UpkeepActivities(client, db).all(),
                     OutsideActivities(client).cancel_request],
         # The database activities are synchronous: they run on these threads.

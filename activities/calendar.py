@@ -1,4 +1,5 @@
-"""The publicity period, computed outside the workflow so its result is in the history."""
+"""Working-day instants (the publicity period, a co-signature's reminder and overdue),
+computed outside the workflow so that their results are in the history."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import structlog
 from temporalio import activity
 
 from domain.calendar import WorkingDayCalendar
-from domain.messages import PUBLICITY_PERIOD, PublicityPeriod, PublicityRequest
+from domain.messages import (
+    PUBLICITY_PERIOD,
+    WORKING_DAYS_AFTER,
+    PublicityPeriod,
+    PublicityRequest,
+    WorkingDaysAnswer,
+    WorkingDaysRequest,
+)
 
 
 @activity.defn(name=PUBLICITY_PERIOD)
@@ -21,3 +29,13 @@ async def publicity_period(req: PublicityRequest) -> PublicityPeriod:
     log.info("publicity.period", first_day=str(period.first_day), last_day=str(period.last_day),
              ends_at=period.ends_at.isoformat())
     return period
+
+
+@activity.defn(name=WORKING_DAYS_AFTER)
+async def working_days_after(req: WorkingDaysRequest) -> WorkingDaysAnswer:
+    answer = WorkingDayCalendar(req.adjustments).after_working_days(req.start, req.working_days)
+    if answer.provisional_years:
+        structlog.get_logger().bind(
+            workflow_id=activity.info().workflow_id, project_id=req.project_id
+        ).warning("calendar.provisional", years=answer.provisional_years)
+    return answer

@@ -97,6 +97,31 @@ WORDS: dict[str, tuple[str, str]] = {
                   "Give a rank (1 = first) to each project you recommend, leave it empty "
                   "otherwise; the list is accepted or refused as a whole against the quota."),
     "summary_xlsx": ("推荐汇总表（xlsx）", "Recommendation summary (xlsx)"),
+    "award_list": ("择优奖补名单", "Merit list of awards"),
+    "award_csv": ("择优奖补名单（csv）", "Merit list of awards (csv)"),
+    "award_hint": ("为给予奖补的项目填写排名（本份名单从第{n}名起连续编排）和金额"
+                   "（每个场景最高100万元，且不超过验收核定投资）；勾选“不予奖补”须填写理由；"
+                   "留空的项目本次不作决定，仍可另行决定或列入下一份名单。整份名单一次提交，"
+                   "任何一项不符合要求则整份被拒绝。",
+                   "Give each project you award a rank (this list runs on from rank {n} "
+                   "without gaps) and an amount (at most 1,000,000 CNY per scene, never above "
+                   "the verified investment); tick no award with a reason; projects left "
+                   "empty are not decided now and stay open to a decision or a later list. "
+                   "The list is accepted or refused as a whole."),
+    "undecided": ("尚未决定补助的项目", "Projects whose subsidy is not decided"),
+    "amount_cny": ("奖补金额（元）", "Award (CNY)"),
+    "scenes": ("场景数", "Scenes"),
+    "verified_investment": ("验收核定投资（元）", "Verified investment (CNY)"),
+    "no_award": ("不予奖补", "No award"),
+    "no_award_reason": ("不予奖补理由", "Reason for no award"),
+    "list_reason": ("名单理由（如评审会议纪要）", "The list's reason (e.g. the meeting's minutes)"),
+    "lists_decided": ("已提交的名单", "Lists decided"),
+    "award_state": ("状态", "State"),
+    "state_decided": ("已生效", "in effect"),
+    "state_awaiting_cosign": ("待省财政厅会签", "awaiting the finance department"),
+    "state_lapsed": ("未生效", "lapsed"),
+    "state_refused": ("被拒绝", "refused"),
+    "state_in_progress": ("处理中", "in progress"),
     "publicity_xlsx": ("公示名单（xlsx）", "Publicity list (xlsx)"),
     "results_csv": ("结果（csv）", "Results (csv)"),
     "exports": ("导出", "Exports"),
@@ -109,6 +134,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "local_deadline": ("设定本地提前截止时间", "Set an earlier local deadline"),
     "new_deadline": ("新截止时间（北京时间）", "New deadline (+08:00)"),
     "publicity": ("公示", "Publicity"),
+    "halfyear_round": ("组织半年期集中验收", "Open the half-year acceptance round"),
+    "halfyear_round_hint": ("已申请参加半年期集中验收的项目进入验收；"
+                            "未申请的继续实施，一年期末统一验收。",
+                            "Projects whose units applied enter the round; the others continue "
+                            "to the one-year round."),
+    "halfyear_round_none": ("没有已申请的项目", "No project has applied"),
     "open_publicity": ("对所选项目开始公示", "Open publicity for the selected projects"),
     "working_days": ("公示工作日数", "Working days"),
     "close_at": ("批次截止", "Batch close"),

@@ -789,6 +789,21 @@ async def publicity(request: Request, bid: str) -> HTMLResponse:
     return await _batch(ctx, bid, results=r.json())
 
 
+@router.post("/batches/{bid}/acceptance-round", response_class=HTMLResponse)
+async def acceptance_round(request: Request, bid: str) -> HTMLResponse:
+    """2024: the province opens the half-year round for every project that applied."""
+    ctx = _ctx(request)
+    form = await _form(request, ctx)
+    r = await ctx.api.call("POST", f"/batches/{bid}/acceptance-rounds/halfyear",
+                           key=str(form.get("key", "")),
+                           json={"reason": str(form.get("reason", ""))})
+    if r.status_code != 200:
+        return await _batch(ctx, bid, error_of(r), status=r.status_code)
+    results = r.json()
+    return await _batch(ctx, bid, results=results,
+                        note=None if results else ctx.t("halfyear_round_none"))
+
+
 @router.get("/batches/{bid}/ranking", response_class=HTMLResponse)
 async def ranking(request: Request, bid: str) -> HTMLResponse:
     return await _ranking(_ctx(request), bid)
@@ -827,6 +842,57 @@ async def submit_ranking(request: Request, bid: str) -> HTMLResponse:
     if r.status_code != 200:
         return await _ranking(ctx, bid, error_of(r), status=r.status_code, sent=sent)
     return await _ranking(ctx, bid, results=r.json())
+
+
+@router.get("/batches/{bid}/awards", response_class=HTMLResponse)
+async def awards(request: Request, bid: str) -> HTMLResponse:
+    return await _awards(_ctx(request), bid)
+
+
+async def _awards(ctx: Ctx, bid: str, error: dict[str, Any] | None = None,
+                  results: list[dict[str, Any]] | None = None, status: int = 200,
+                  sent: dict[str, str] | None = None) -> HTMLResponse:
+    r = await ctx.api.get(f"/batches/{bid}/award-list")
+    if r.status_code != 200:
+        return _render(ctx, "error.html", r.status_code, error=error_of(r))
+    names = await run_in_threadpool(_names, ctx.state)
+    return _render(ctx, "awards.html", status, bid=bid, out=r.json(), names=names, error=error,
+                   results=results, sent=sent or {})
+
+
+@router.post("/batches/{bid}/awards", response_class=HTMLResponse)
+async def submit_awards(request: Request, bid: str) -> HTMLResponse:
+    """The form's rows become the API's list: a ticked no award (with its reason), or a
+    rank with an amount; a row left empty is not on the list."""
+    ctx = _ctx(request)
+    form = await _form(request, ctx)
+    sent = {k: str(v).strip() for k, v in form.items()
+            if k.split("_", 1)[0] in ("rank", "amount", "scenes", "none", "why")}
+    pids = sorted({k.split("_", 1)[1] for k in sent if "_" in k})
+    awarded: list[dict[str, Any]] = []
+    declined: list[dict[str, Any]] = []
+    try:
+        for pid in pids:
+            if sent.get(f"none_{pid}"):
+                declined.append({"project_id": pid, "reason": sent.get(f"why_{pid}", "")})
+            elif sent.get(f"rank_{pid}") or sent.get(f"amount_{pid}"):
+                awarded.append({"project_id": pid, "rank": int(sent.get(f"rank_{pid}", "")),
+                                "amount_cny": float(sent.get(f"amount_{pid}", "")),
+                                "scenes": int(sent.get(f"scenes_{pid}") or 1)})
+    except ValueError:
+        return await _awards(ctx, bid, _input_error("排名、金额和场景数须为数字",
+                                                    "rank, amount and scenes are numbers"),
+                             status=422, sent=sent)
+    if not awarded and not declined:
+        return await _awards(ctx, bid, _input_error("请至少为一个项目填写排名和金额或不予奖补",
+                                                    "decide at least one project"),
+                             status=422, sent=sent)
+    r = await ctx.api.call("POST", f"/batches/{bid}/award-list", key=str(form.get("key", "")),
+                           json={"awards": awarded, "no_awards": declined,
+                                 "reason": str(form.get("reason", ""))})
+    if r.status_code != 200:
+        return await _awards(ctx, bid, error_of(r), status=r.status_code, sent=sent)
+    return await _awards(ctx, bid, results=r.json()["results"])
 
 
 # -- files: exports and audit downloads, through the API with the user's token ------------

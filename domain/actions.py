@@ -14,10 +14,13 @@ class Action(StrEnum):
     RESUBMIT = "resubmit"
     WITHDRAW = "withdraw"
     ADMIT = "admit"
+    # rules 3: straight to the city (a direct city, or after the city's county deadline)
+    ADMIT_TO_CITY = "admit_to_city"
     # county review (2026)
     COUNTY_APPROVE = "county_approve"
     COUNTY_RETURN = "county_return"
     COUNTY_REJECT = "county_reject"
+    COUNTY_REVIEW_CLOSED = "county_review_closed"  # the city's deadline for its counties
     # city review and recommendation
     CITY_RECOMMEND = "city_recommend"
     CITY_RETURN = "city_return"
@@ -26,6 +29,8 @@ class Action(StrEnum):
     CONCUR = "concur"
     DISSENT = "dissent"
     RETRACT = "retract"  # the decider withdraws its decision before the co-signer acts
+    COSIGN_REMINDER = "cosign_reminder"
+    COSIGN_OVERDUE = "cosign_overdue"
     # the system closes (R10)
     SUBMISSION_CLOSED = "submission_closed"
     RECOMMENDATION_CLOSED = "recommendation_closed"
@@ -54,6 +59,9 @@ class Action(StrEnum):
     ARCHIVE_OVERDUE = "archive_overdue"
     # acceptance (R16)
     OPEN_HALFYEAR_ACCEPTANCE = "open_halfyear_acceptance"
+    # 2024, rules 3: the unit applies, the province opens the centralised round
+    APPLY_FOR_ACCEPTANCE = "apply_for_acceptance"
+    OPEN_HALFYEAR_ROUND = "open_halfyear_round"
     PASS_HALFYEAR_ACCEPTANCE = "pass_halfyear_acceptance"
     OPEN_FINAL_ACCEPTANCE = "open_final_acceptance"
     REQUEST_EARLY_ACCEPTANCE = "request_early_acceptance"
@@ -92,12 +100,19 @@ class DeadlineKind(StrEnum):
     APPLICANT = "applicant_close"
     # The system closes (R10): nothing returned or recommended after it.
     BATCH = "batch_close"
+    # Rules 3: the city's deadline for its counties' reviews to reach it (县级审核推荐至市),
+    # never later than the batch close.
+    COUNTY_REVIEW = "county_review_close"
 
 
 # The rules a project follows: 1 for projects started before issue 16 (their histories
-# replay as they were), 2 since. The workflow chooses once, with a patch marker.
+# replay as they were), 2 for those started with its first part, 3 since (co-signature
+# reminders, 2024 acceptance rounds on application, cities' county-review deadlines and
+# direct cities). The workflow chooses once, with patch markers.
 RULES_V1 = 1
-CURRENT_RULES = 2
+RULES_V2 = 2
+RULES_V3 = 3
+CURRENT_RULES = RULES_V3
 
 # Records that are not decisions: a deadline change arrives as a signal and is recorded.
 EXTEND_DEADLINE = "extend_deadline"

@@ -7,6 +7,7 @@ deadline, a city setting an earlier one) arrive as signals and are recorded.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
@@ -14,6 +15,8 @@ from pydantic import BaseModel, Field, model_validator
 from domain.clock import Instant
 from domain.eligibility import ApplicationFacts
 from domain.presets import PRESETS, Preset, PresetName
+
+CITY_CODE = re.compile(r"37\d{2}")
 
 
 class CalendarAdjustments(BaseModel):
@@ -49,12 +52,47 @@ class BatchPolicy(BaseModel):
     supervision_years: int = Field(default=3, ge=0, le=10)
     # The province is reminded when a project has waited on it this long in one stage.
     province_reminder_days: int = Field(default=30, ge=1, le=365)
+    # Rules 3. A decision pending a finance bureau's co-signature (R8, R17): the co-signer
+    # is reminded after this many working days, and the decision shows as overdue in the
+    # operator views after the second number.
+    cosign_reminder_working_days: int = Field(default=3, ge=1, le=30)
+    cosign_overdue_working_days: int = Field(default=5, ge=1, le=60)
+    # Rules 3 (2026). A city's deadline for its counties' reviews to reach it
+    # (县级审核推荐至市), by city code; never later than the close.
+    county_review_close: dict[str, Instant] = {}
+    # Rules 3 (2026). Cities that take applications directly, without a county step.
+    direct_cities: list[str] = []
 
     @model_validator(mode="after")
     def _half_before_final(self) -> BatchPolicy:
+        # Messages in both languages, "中文 / English" (domain.refusals.describe_error).
         if self.halfyear_after_months >= self.final_after_months:
-            raise ValueError("halfyear_after_months must be less than final_after_months")
+            raise ValueError("半年期须早于一年期 / halfyear_after_months must be less than "
+                             "final_after_months")
+        if self.cosign_reminder_working_days >= self.cosign_overdue_working_days:
+            raise ValueError("会签提醒须早于会签逾期 / cosign_reminder_working_days must be "
+                             "less than cosign_overdue_working_days")
+        for city in (*self.county_review_close, *self.direct_cities):
+            if not CITY_CODE.fullmatch(city):
+                raise ValueError(f"{city[:8]}不是山东省的市级代码 / {city[:8]} is not a "
+                                 "Shandong city code (37xx)")
+        if (self.county_review_close or self.direct_cities) and not self.policy.flag(
+                "county_review"):
+            raise ValueError("县级审核截止时间和直报市只适用于有县级审核的批次（2026） / "
+                             "county_review_close and direct_cities need a preset with county "
+                             "review (2026)")
+        for city, at in self.county_review_close.items():
+            if at > self.close_at:
+                raise ValueError(f"市{city}的县级审核推荐截止时间晚于批次截止时间 / "
+                                 f"county_review_close of {city} is later than close_at")
+            if city in self.direct_cities:
+                raise ValueError(f"市{city}不经县级审核，不能设定县级审核截止时间 / {city} has "
+                                 "no county step, so no county-review deadline")
         return self
+
+    def county_step(self, city_code: str) -> bool:
+        """Rules 3: whether the city's applications pass a county review first (2026)."""
+        return self.policy.flag("county_review") and city_code not in self.direct_cities
 
     @property
     def policy(self) -> Preset:

@@ -1,4 +1,5 @@
-"""The Chinese working-day calendar, for the publicity period (R13).
+"""The Chinese working-day calendar, for the publicity period (R13) and the
+co-signature's reminder and overdue instants (rules 3).
 
 Working days come from the `holidays` package, which carries the State Council's yearly
 schedule including the adjusted working weekends (调休). A year whose official schedule
@@ -20,7 +21,7 @@ from holidays.countries.china import ChinaStaticHolidays
 
 from domain.batch import CalendarAdjustments
 from domain.clock import at_local, local
-from domain.messages import PublicityPeriod
+from domain.messages import PublicityPeriod, WorkingDaysAnswer
 
 _HOLIDAYS_VERSION = version("holidays")
 
@@ -72,3 +73,21 @@ class WorkingDayCalendar:
             provisional_years=[y for y in years if not self.is_official(y)],
             source=f"holidays {_HOLIDAYS_VERSION}",
         )
+
+    def after_working_days(self, start: datetime, counts: list[int]) -> WorkingDaysAnswer:
+        """24:00 of the Nth working day after the start's day (the start's day is not
+        counted: a decision held on a Monday with N=3 is due at the end of Thursday)."""
+        day = local(start).date()
+        ends, counted = [], 0
+        for n in sorted(counts):
+            while counted < n:
+                day += timedelta(days=1)
+                if self.is_working_day(day):
+                    counted += 1
+            ends.append((n, at_local(day + timedelta(days=1))))
+        by_n = dict(ends)
+        years = sorted({e.year for _n, e in ends})
+        return WorkingDaysAnswer(
+            ends_at=[by_n[n] for n in counts],
+            provisional_years=[y for y in years if not self.is_official(y)],
+            source=f"holidays {_HOLIDAYS_VERSION}")

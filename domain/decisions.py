@@ -61,11 +61,17 @@ class Decision(BaseModel):
     reason: str = Field(default="", max_length=2000)
     evidence: list[str] = Field(default=[], max_length=50)  # sha256 hex of documents
     payload: dict[str, Any] = {}
+    # The API's seal (domain.seal): the workflow's validator accepts a decision only from
+    # the API, which authenticated the actor it names. Not part of the content.
+    seal: str = Field(default="", max_length=128)
 
     def fingerprint(self) -> str:
         """Identity of the decision's content: a request id reused for different content
-        is refused, not silently answered with the first decision's outcome."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        is refused, not silently answered with the first decision's outcome. The seal is
+        left out (as before it existed), so a retry sealed after a key rotation is still
+        the same decision."""
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"seal"}), sort_keys=True,
+                               ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def update_id(self) -> str:

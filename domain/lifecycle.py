@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from transitions import Machine
 
 from domain import payloads as p
-from domain.actions import CURRENT_RULES, RULES_V1, Action, DeadlineKind
+from domain.actions import CURRENT_RULES, RULES_V1, RULES_V2, RULES_V3, Action, DeadlineKind
 from domain.presets import Preset
 from domain.roles import Role
 from domain.rules import checks as c
@@ -53,7 +53,7 @@ class Move:
     # The co-signer whose concurrence makes the decision final, when `cosign_flag` is on.
     cosigner: Role | None = None
     cosign_flag: str | None = None
-    # The rules versions the move belongs to (domain.actions: RULES_V1, CURRENT_RULES):
+    # The rules versions the move belongs to (domain.actions: RULES_V1 .. CURRENT_RULES):
     # a move changed by issue 16 keeps its old form for projects started before it.
     since: int = RULES_V1
     until: int | None = None
@@ -111,7 +111,9 @@ _CITY_FINANCE = frozenset({R.CITY_FINANCE})
 _PROVINCE_FINANCE = frozenset({R.PROVINCE_FINANCE})
 _APPLICANT_CLOSE = DeadlineKind.APPLICANT
 _BATCH_CLOSE = DeadlineKind.BATCH
-V2 = CURRENT_RULES
+_COUNTY_CLOSE = DeadlineKind.COUNTY_REVIEW
+V2 = RULES_V2
+V3 = RULES_V3
 # R21: stages from which a selected or recommended project can be ended without fraud.
 _TERMINABLE = (S.RECOMMENDED, S.PROVINCIAL_REVIEW, S.SELECTED, S.PUBLICITY, S.IMPLEMENTATION,
                S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE, S.RECTIFICATION)
@@ -119,6 +121,14 @@ _TERMINABLE = (S.RECOMMENDED, S.PROVINCIAL_REVIEW, S.SELECTED, S.PUBLICITY, S.IM
 _CHANGE_DECIDED_IN = (S.IMPLEMENTATION, S.HALFYEAR_ACCEPTANCE, S.FINAL_ACCEPTANCE,
                       S.RECTIFICATION)
 _REVOCABLE = tuple(s for s in OPEN_STAGES if s not in (S.SUPERVISION, S.CLAWBACK))
+
+
+def _cosign_timer_moves(label_zh: str) -> tuple[Move, Move]:
+    """Rules 3: where a decision waits for a finance bureau (R8 city, R12/R17 province)."""
+    return (Move((S.CITY_REVIEW,), None, _SYSTEM, label_zh, "R8", preset="city_finance_cosign",
+                 guards=(g.AWAITING_COSIGN,), since=V3),
+            Move((S.PROVINCIAL_REVIEW, S.SUBSIDY), None, _SYSTEM, label_zh, "R17",
+                 preset="province_finance_cosign", guards=(g.AWAITING_COSIGN,), since=V3))
 
 
 def _decision(action: Action, *moves: Move, **spec: Any) -> DecisionSpec:
@@ -163,23 +173,42 @@ _TABLE: tuple[DecisionSpec, ...] = (
     # review starts again at the first level).
     _decision(Action.ADMIT,
               Move((S.SUBMITTED,), S.COUNTY_REVIEW, _SYSTEM, "进入县级审核", "R9",
-                   preset="county_review"),
+                   preset="county_review", until=V2),
+              Move((S.SUBMITTED,), S.COUNTY_REVIEW, _SYSTEM, "进入县级审核", "R9",
+                   preset="county_review", guards=(g.COUNTY_STEP_OPEN,), since=V3),
               Move((S.SUBMITTED,), S.CITY_REVIEW, _SYSTEM, "进入市级审核", "R9",
                    preset="!county_review")),
+    # Rules 3 (2026): a city that takes applications directly, or whose deadline for its
+    # counties has passed, reviews the application first.
+    _decision(Action.ADMIT_TO_CITY,
+              Move((S.SUBMITTED,), S.CITY_REVIEW, _SYSTEM, "直接进入市级审核", "R9",
+                   preset="county_review", guards=(g.COUNTY_STEP_CLOSED,), since=V3)),
     # -- county review (2026) ------------------------------------------------------------
+    # Rules 3: the county's decisions close at its city's deadline for county reviews
+    # (县级审核推荐至市), the batch close when the city set none.
     _decision(Action.COUNTY_APPROVE,
               Move((S.COUNTY_REVIEW,), S.CITY_REVIEW, _COUNTY, "县级审核通过，推荐至市", "R10",
-                   preset="county_review", deadline=_BATCH_CLOSE),
+                   preset="county_review", deadline=_BATCH_CLOSE, until=V2),
+              Move((S.COUNTY_REVIEW,), S.CITY_REVIEW, _COUNTY, "县级审核通过，推荐至市", "R10",
+                   preset="county_review", deadline=_COUNTY_CLOSE, since=V3),
               bulk=True),
     _decision(Action.COUNTY_RETURN,
               Move((S.COUNTY_REVIEW,), S.RETURNED, _COUNTY, "县级退回修改", "R9",
                    preset="county_review", deadline=_BATCH_CLOSE,
-                   guards=(g.APPLICANT_CAN_RESUBMIT,)),
+                   guards=(g.APPLICANT_CAN_RESUBMIT,), until=V2),
+              Move((S.COUNTY_REVIEW,), S.RETURNED, _COUNTY, "县级退回修改", "R9",
+                   preset="county_review", deadline=_COUNTY_CLOSE,
+                   guards=(g.APPLICANT_CAN_RESUBMIT,), since=V3),
               reason_required=True, bulk=True),
     _decision(Action.COUNTY_REJECT,
               Move((S.COUNTY_REVIEW,), S.NOT_RECOMMENDED, _COUNTY, "县级审核不通过", "DECISION",
-                   preset="county_review", deadline=_BATCH_CLOSE),
+                   preset="county_review", deadline=_BATCH_CLOSE, until=V2),
+              Move((S.COUNTY_REVIEW,), S.NOT_RECOMMENDED, _COUNTY, "县级审核不通过", "DECISION",
+                   preset="county_review", deadline=_COUNTY_CLOSE, since=V3),
               reason_required=True, bulk=True),
+    _decision(Action.COUNTY_REVIEW_CLOSED,
+              Move((S.COUNTY_REVIEW,), S.NOT_RECOMMENDED, _SYSTEM,
+                   "县级审核推荐截止时未推荐至市", "R10", preset="county_review", since=V3)),
     # -- city review and recommendation --------------------------------------------------
     _decision(Action.CITY_RECOMMEND,
               Move((S.CITY_REVIEW,), S.RECOMMENDED, _CITY, "市级推荐至省", "R8",
@@ -218,6 +247,12 @@ _TABLE: tuple[DecisionSpec, ...] = (
               Move((S.PROVINCIAL_REVIEW, S.SUBSIDY), None, _PROVINCE, "撤回待会签的决定", "R12",
                    preset="province_finance_cosign", guards=(g.AWAITING_COSIGN,), since=V2),
               reason_required=True, checks=(c.own_pending_decision,)),
+    # Rules 3: a pending co-signature reminds the co-signer after some working days and
+    # shows as overdue in the operator views after more (batch data).
+    _decision(Action.COSIGN_REMINDER,
+              *_cosign_timer_moves("提醒财政部门会签"), effect=e.cosign_reminder),
+    _decision(Action.COSIGN_OVERDUE,
+              *_cosign_timer_moves("会签逾期"), effect=e.cosign_overdue),
     # -- the system closes (R10) ---------------------------------------------------------
     _decision(Action.SUBMISSION_CLOSED,
               Move((S.DRAFT,), S.EXPIRED, _SYSTEM, "截止时未提交", "R10"),
@@ -327,8 +362,21 @@ _TABLE: tuple[DecisionSpec, ...] = (
     # -- acceptance (R16) ----------------------------------------------------------------
     _decision(Action.OPEN_HALFYEAR_ACCEPTANCE,
               Move((S.IMPLEMENTATION,), S.HALFYEAR_ACCEPTANCE, _SYSTEM, "半年期验收开始", "R16",
-                   preset="halfyear_acceptance", guards=(g.HALFYEAR_NOT_PASSED,)),
+                   preset="halfyear_acceptance", guards=(g.HALFYEAR_NOT_PASSED,), until=V2),
               effect=e.halfyear_opened),
+    # 2024, rules 3: "根据项目实施实际情况和揭榜单位申请，于半年期和1年期末进行两次集中验收
+    # 评估": the unit applies, and the province opens the half-year round for those that
+    # did. The one-year round still opens for every project at its end (timer).
+    _decision(Action.APPLY_FOR_ACCEPTANCE,
+              Move((S.IMPLEMENTATION,), None, _APPLICANT, "申请参加半年期集中验收", "R16",
+                   preset="halfyear_acceptance", guards=(g.MAY_APPLY_FOR_ACCEPTANCE,),
+                   since=V3),
+              passive=True, effect=e.apply_for_acceptance),
+    _decision(Action.OPEN_HALFYEAR_ROUND,
+              Move((S.IMPLEMENTATION,), S.HALFYEAR_ACCEPTANCE, _PROVINCE,
+                   "组织半年期集中验收（已申请的项目）", "R16", preset="halfyear_acceptance",
+                   guards=(g.ACCEPTANCE_APPLIED,), since=V3),
+              bulk=True, effect=e.halfyear_opened),
     _decision(Action.PASS_HALFYEAR_ACCEPTANCE,
               Move((S.HALFYEAR_ACCEPTANCE,), S.IMPLEMENTATION, _PROVINCE, "半年期验收通过", "R16",
                    preset="halfyear_acceptance", until=RULES_V1),

@@ -31,6 +31,23 @@ class PublicityPeriod(BaseModel):
     source: str
 
 
+class WorkingDaysRequest(BaseModel):
+    """Instants N working days after `start` (rules 3: a co-signature's reminder and
+    overdue instants)."""
+
+    project_id: str
+    start: datetime
+    working_days: list[int]
+    adjustments: CalendarAdjustments = CalendarAdjustments()
+
+
+class WorkingDaysAnswer(BaseModel):
+    # 24:00 Asia/Shanghai of the Nth working day after the start's day, for each N asked.
+    ends_at: list[AwareDatetime]
+    provisional_years: list[int] = []
+    source: str
+
+
 class RecommendationRequest(BaseModel):
     project_id: str
     rank: int
@@ -81,6 +98,7 @@ class Projection(BaseModel):
 
 # Activity names, shared by the workflow (caller) and the worker (implementations).
 PUBLICITY_PERIOD = "publicity_period"
+WORKING_DAYS_AFTER = "working_days_after"
 NOTIFY = "notify"
 CHECK_SUBMISSION = "check_submission"
 CHECK_STANDING = "check_standing"

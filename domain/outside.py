@@ -87,6 +87,16 @@ def deadline_record(state: ProjectState, request_id: str) -> DecisionRecord | No
     return next((r for r in reversed(state.log) if r.request_id == request_id), None)
 
 
+def decision_refusal(decision: Decision) -> Refusal | None:
+    """A decision the API did not seal, whatever actor it names, is refused."""
+    if seal.valid(decision, decision.seal):
+        return None
+    return refusal("SEAL", RefusalKind.AUTH,
+                   "决定未经系统签章（只能通过系统接口由有权限的官员作出）",
+                   "the decision does not carry the API's seal: only an authorized official, "
+                   "through the API, makes decisions")
+
+
 def deadline_refusal(state: ProjectState, change: DeadlineChange,
                      now: datetime) -> Refusal | None:
     """Why this deadline change may not be applied, or None; changes nothing. The same

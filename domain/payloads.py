@@ -62,6 +62,17 @@ class ChangeKind(StrEnum):
     CONSORTIUM_MEMBER = "consortium_member"
     OTHER = "other"
 
+    @property
+    def label_zh(self) -> str:
+        return _CHANGE_KIND_ZH[self]
+
+
+_CHANGE_KIND_ZH = {
+    ChangeKind.RESEARCH_CONTENT: "研究内容", ChangeKind.DEMONSTRATION_CONTENT: "示范内容",
+    ChangeKind.INVESTMENT_AMOUNT: "投资额", ChangeKind.IMPLEMENTATION_PERIOD: "实施期限",
+    ChangeKind.CONSORTIUM_MEMBER: "联合体成员", ChangeKind.OTHER: "其他",
+}
+
 
 class RequestChange(_Payload):
     kind: ChangeKind
@@ -157,6 +168,10 @@ class Subsidy(_Payload):
     scenes: int = Field(default=1, ge=1, le=10)
     recipient: str | None = Field(default=None, max_length=18,
                                   description="credit code of the recipient unit")
+    # Its place on the province's batch-wide merit list (择优排序, issue 16), when the
+    # award was decided by one; optional, so histories recorded without it replay.
+    rank: int | None = Field(default=None, ge=1, le=1000,
+                             description="place on the batch's merit list (择优排序)")
 
 
 class EditApplication(_Payload):

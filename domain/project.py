@@ -36,6 +36,7 @@ from domain.rules import cosign, explain, idempotency
 from domain.rules.alarms import Alarm, alarms, deadline_views, next_alarm, next_deadline
 from domain.rules.checks import input_refusal
 from domain.rules.effects import Happening
+from domain.rules.guards import NO_COSIGN_PENDING
 from domain.stages import Stage
 from domain.views import (
     EndInfo,
@@ -140,33 +141,27 @@ class ProjectState:
                 return refusal(guard.rule, RefusalKind.RULE, guard.zh, guard.en,
                                self.allowed(role, now))
         if d.action == Action.CONCUR:
-            problem = self._pending_can_take_effect(role, now)
+            problem = self._concurrence_refusal(role, now)
             if problem is not None:
                 return problem
         return self._check_content(d, now)
 
-    def _pending_can_take_effect(self, role: Role, now: datetime) -> Refusal | None:
-        """A concurrence makes the pending decision take effect, its guards checked again
-        (`apply`): refused when they no longer hold (the province changed the expert panel
-        while its selection waited), so that the co-signer dissents or the decider
-        retracts instead of the decision failing inside the workflow."""
-        data = self.data
-        original = data.pending_decision
+    def _concurrence_refusal(self, role: Role, now: datetime) -> Refusal | None:
+        """A concurrence makes the pending decision take effect: its own guards must hold
+        now (the expert panel may have changed while the selection waited). Refused, it
+        waits on: the panel completes its scores, or the decider retracts."""
+        pending = self.data.pending_decision
+        original = self.lifecycle.move(pending.action, self.data.stage) if pending else None
         if original is None:
-            return None
-        move = self.lifecycle.move(original.action, data.stage)
-        if move is None:
-            return refusal("LIFECYCLE", RefusalKind.STAGE,
-                           "待会签的决定在当前阶段不能生效",
-                           "the decision awaiting co-signature cannot take effect in this stage",
+            return refusal("LIFECYCLE", RefusalKind.STAGE, "待会签的决定在当前阶段已不能生效",
+                           "the pending decision can no longer take effect in this stage",
                            self.allowed(role, now))
-        released = data.model_copy(update={"pending_cosign": None, "pending_decision": None})
-        for guard in move.guards:
-            if not guard.holds(released, now):
+        for guard in original.guards:
+            if guard is not NO_COSIGN_PENDING and not guard.holds(self.data, now):
                 return refusal(guard.rule, RefusalKind.RULE,
-                               f"待会签的决定已不能生效：{guard.zh}",
-                               f"the decision awaiting co-signature can no longer take "
-                               f"effect: {guard.en}", self.allowed(role, now))
+                               f"待会签的决定目前不能生效：{guard.zh}",
+                               f"the pending decision cannot take effect now: {guard.en}",
+                               self.allowed(role, now))
         return None
 
     def _check_content(self, d: Decision, now: datetime) -> Refusal | None:
@@ -241,9 +236,12 @@ class ProjectState:
     # -- changes --------------------------------------------------------------------------
 
     def apply(
-        self, d: Decision, now: datetime, *, publicity_end: datetime | None = None
+        self, d: Decision, now: datetime, *, publicity_end: datetime | None = None,
+        cosign_dues: tuple[datetime, datetime] | None = None,
     ) -> DecisionRecord:
-        """Record an accepted decision and make its move. Raises Refused if not allowed."""
+        """Record an accepted decision and make its move. Raises Refused if not allowed.
+        `cosign_dues`: the reminder and overdue instants of a decision that will wait for
+        co-signature (rules 3; working days, from the calendar activity)."""
         problem = self.assess(d, now)
         if problem is not None:
             raise Refused(problem)
@@ -256,7 +254,7 @@ class ProjectState:
         before = data.stage
         if move.needs_cosign(self.preset):
             assert move.cosigner is not None
-            note = cosign.hold(data, d, move.cosigner, now)
+            note = cosign.hold(data, d, move.cosigner, now, cosign_dues)
             return self._record(d, now, before, note=note)
         if d.action == Action.CONCUR:
             pending, original = cosign.release(data)
@@ -274,6 +272,19 @@ class ProjectState:
             return self._record(d, now, before, note=cosign.dissent_note(pending))
         note = self._take(move, d, Happening(now, publicity_end), now)
         return self._record(d, now, before, rule=move.rule, note=note)
+
+    def needs_cosign(self, d: Decision) -> bool:
+        """Whether the decision, if accepted now, would wait for a co-signature."""
+        move = self.lifecycle.move(d.action, self.data.stage)
+        return move is not None and move.needs_cosign(self.preset)
+
+    def admission(self, now: datetime) -> Action:
+        """Which level a submission is admitted to (R9): the first whose guards hold."""
+        for action in (Action.ADMIT, Action.ADMIT_TO_CITY):
+            move = self.lifecycle.move(action, self.data.stage)
+            if move is not None and all(g.holds(self.data, now) for g in move.guards):
+                return action
+        raise RuntimeError(f"no admission from {self.data.stage}")
 
     def fire_system(self, trigger: str, now: datetime, key: int = 0) -> DecisionRecord:
         """A timer fired (or the system admitted a submission): record and move."""
@@ -436,7 +447,7 @@ class ProjectState:
             subsidy_amount_cny=data.subsidy_amount_cny, disbursed_at=data.disbursed_at,
             reserve_pool=data.reserve_pool, waiting_on=self.waiting_on(now),
             next_deadline=self.next_deadline(), quota_rank=self.quota_rank,
-            was_selected=data.was_selected)
+            was_selected=data.was_selected, baselines=data.baselines)
 
     @property
     def quota_rank(self) -> int | None:

@@ -94,6 +94,9 @@ class ProjectData(BaseModel):
     # When the current stage was entered, and whether the province was reminded in it.
     stage_since: datetime | None = None
     province_reminded: bool = False
+    # -- rules version 3 ----------------------------------------------------------------
+    # 2024: the unit has applied for the half-year centralised acceptance round.
+    acceptance_applied: bool = False
 
     @classmethod
     def new(cls, project: ProjectInput, created_at: datetime, rules: int) -> ProjectData:
@@ -118,11 +121,18 @@ class ProjectData(BaseModel):
     def deadline(self, kind: DeadlineKind) -> datetime:
         if kind is DeadlineKind.BATCH:
             return self.close_at
+        if kind is DeadlineKind.COUNTY_REVIEW:
+            return self.county_review_close()
         if self.rules >= 2 and self.stage is Stage.RETURNED:
             # E6: returns are allowed until the system closes (系统关闭前申报材料可退回企业
             # 进行修改), so a returned application may be resubmitted until then.
             return self.close_at
         return min([self.close_at, *self.local_deadlines.values()])
+
+    def county_review_close(self) -> datetime:
+        """Rules 3: the city's deadline for its counties' reviews, or the close."""
+        set_by_city = self.batch.county_review_close.get(self.project.city_code)
+        return min(self.close_at, set_by_city) if set_by_city else self.close_at
 
     def extension_months(self) -> int:
         """Approved implementation-period changes, in months (R15)."""

@@ -100,4 +100,8 @@ def describe_error(error: Mapping[str, Any], prefix: str = "") -> tuple[str, str
     kind = str(error.get("type", ""))
     zh = _ERROR_ZH.get(kind, "不符合要求")
     en = str(error.get("msg", "invalid"))[:200]
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and " / " in str(ctx.get("error", "")):
+        # Our own validators say it in both languages: "中文 / English".
+        zh, en = (part.strip()[:200] for part in str(ctx["error"]).split(" / ", 1))
     return f"{where}：{zh}", f"{where}: {en}"

@@ -1,10 +1,11 @@
-"""The API's seal on what it sends to a project's workflow beside decisions.
+"""The API's seal on what it sends to a project's workflow: decisions and deadline changes.
 
 A decision names its actor, and so does a deadline change; anyone who can reach
-Temporal's frontend could name any actor. A deadline change is therefore accepted only
-with the seal the API puts on it after it authenticated the official: an HMAC-SHA256, by
-the key `GONGFU_SEAL_SECRET`, over the change's canonical content. The worker checks it
-in the update's validator (`workflows.project.ProjectWorkflow._validate_deadline`).
+Temporal's frontend (its UI can send updates) could name any actor. Both are therefore
+accepted only with the seal the API puts on them after it authenticated the official: an
+HMAC-SHA256, by the key `GONGFU_SEAL_SECRET`, over the canonical content. The worker
+checks it in the updates' validators (`workflows.project.ProjectWorkflow`:
+`_validate_decision`, `_validate_deadline`).
 
 Validators run when an update arrives, never on replay, so the key may be rotated: only
 changes sealed with the old key and not yet delivered are refused after a rotation

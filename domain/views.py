@@ -30,6 +30,12 @@ class PendingCosign(BaseModel):
     decided_by: Actor
     cosigner: Role
     at: Instant
+    # Rules 3: the co-signer is reminded at `remind_at` and the decision is overdue from
+    # `overdue_at` (working days after `at`, from the calendar activity).
+    remind_at: Instant | None = None
+    overdue_at: Instant | None = None
+    reminded: bool = False
+    overdue: bool = False
 
 
 class Objection(BaseModel):
@@ -98,6 +104,7 @@ class Award(BaseModel):
     recipient: str | None = None
     reason: str = ""
     seq: int
+    rank: int | None = None  # its place on the batch's merit list, if decided by one
 
 
 class DisbursementEntry(BaseModel):
@@ -204,6 +211,15 @@ class ProjectView(BaseModel):
     supervision_ends_at: Instant | None = None
     clawback: ClawbackState | None = None
 
+    def allowed_for(self, role: str, user_id: str) -> list[str]:
+        """The decisions this person could make: their role's, less what only some
+        people of the role may make (an expert scores once, and only if assigned)."""
+        acts = self.allowed.get(role, [])
+        if "score" in acts and (user_id not in self.experts
+                                or self.experts[user_id] is not None):
+            acts = [a for a in acts if a != "score"]
+        return acts
+
 
 class ReadModelView(BaseModel):
     """The part of the view the read model stores: what lists and filters need.
@@ -228,6 +244,8 @@ class ReadModelView(BaseModel):
     # projections recorded before they were sent.
     quota_rank: int | None = None
     was_selected: bool = False
+    # R15: the approved baseline versions (for the exports), the old ones kept.
+    baselines: list[Baseline] = []
 
     @classmethod
     def of(cls, view: ProjectView) -> ReadModelView:

@@ -3,6 +3,7 @@ model, documents and decision records. The schema is created only by the migrati
 `migrations/`; `tests/test_migrations.py` checks that the two agree."""
 
 from models.archive import HistoryArchive
+from models.awards import AwardListEntry, AwardListRow
 from models.base import Base
 from models.idempotency import IdempotencyKey
 from models.programme import (
@@ -27,7 +28,8 @@ from models.reference import Region
 from models.units import Unit, UnitFactChange, UnitGroup, UnitPenalty
 
 __all__ = [
-    "Base", "Batch", "BatchCounting", "CityQuota", "ConsortiumMember", "DecisionRow",
+    "AwardListEntry", "AwardListRow", "Base", "Batch", "BatchCounting", "CityQuota",
+    "ConsortiumMember", "DecisionRow",
     "Document", "EarlierWinner", "EarlierWinnerUnit", "HistoryArchive", "IdempotencyKey",
     "LocalDeadline", "Place", "Project",
     "ProjectDocument", "Recommendation",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, JSONType
 
 
 class Project(Base):
@@ -45,6 +45,9 @@ class Project(Base):
     disbursed_at: Mapped[datetime | None]
     reserve_pool: Mapped[bool] = mapped_column(default=False)  # R14
     waiting_on: Mapped[list[str]] = mapped_column(default=list)
+    # R15: the baseline versions approved changes made (domain.views.Baseline), oldest first.
+    baselines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list,
+                                                            server_default="[]")
     next_deadline: Mapped[datetime | None]
     # The last decision sequence projected (records 1..projected_seq are stored).
     projected_seq: Mapped[int] = mapped_column(default=0)

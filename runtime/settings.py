@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     token_audience: str | None = Field(None, description="with GONGFU_TOKEN_JWKS_URL: the "
                                        "`aud` the tokens must carry")
     seal_secret: SecretStr = Field(SecretStr(DEMO_SEAL_SECRET),
-                                   description="HMAC key with which the API seals what it "
-                                   "sends to the workflows beside decisions (deadline changes) "
+                                   description="HMAC key with which the API seals the "
+                                   "decisions and deadline changes it sends to the workflows, "
                                    "and the workers check it; the same long random value in "
                                    "API and worker")
     token_ttl_hours: int = Field(12, description="validity of tokens issued by `gongfu token`")

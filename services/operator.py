@@ -231,3 +231,33 @@ async def archives_overdue(client: Client, batch_id: str | None = None) -> list[
                                       overdue_periods=view.archives_overdue,
                                       archives_filed=len(view.archives)))
     return out
+
+
+class CosignOverdue(BaseModel):
+    workflow_id: str
+    project_id: str
+    stage: str
+    action: str
+    seq: int
+    cosigner: str
+    decided_at: Instant
+    overdue_at: Instant
+
+
+async def cosigns_overdue(client: Client, batch_id: str | None = None) -> list[CosignOverdue]:
+    """Decisions waiting for a finance bureau's co-signature past its working days (R8,
+    R17; rules 3), asked of each workflow waiting on a finance bureau."""
+    from workflows.project import ProjectWorkflow
+
+    out = []
+    query = visibility.projects(batch_id=batch_id or None, running=True,
+                                waiting_on=("city_finance", "province_finance"))
+    async for wf in client.list_workflows(query):
+        view = await client.get_workflow_handle(wf.id).query(ProjectWorkflow.view)
+        pending = view.pending_cosign
+        if pending is not None and pending.overdue and pending.overdue_at is not None:
+            out.append(CosignOverdue(
+                workflow_id=wf.id, project_id=view.project_id, stage=view.stage.value,
+                action=pending.action, seq=pending.seq, cosigner=pending.cosigner.value,
+                decided_at=pending.at, overdue_at=pending.overdue_at))
+    return sorted(out, key=lambda r: r.overdue_at)

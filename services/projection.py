@@ -59,7 +59,7 @@ _stored = table_of(Document)
 _VIEW_COLUMNS = ("stage", "stage_label_zh", "end_rule", "city_rank", "scores",
                  "verified_investment_cny", "subsidy_amount_cny", "disbursed_at", "reserve_pool",
                  "waiting_on", "next_deadline", "projected_seq", "projected_at", "projection_no",
-                 "run_id")
+                 "run_id", "baselines")
 _VIEW_VALUES: dict[str, BindParameter[Any]] = {c: bindparam(f"v_{c}") for c in _VIEW_COLUMNS}
 _RECORD_COLUMNS = list(_record.columns)
 _APPLICATION_COLUMNS = ("declared_investment_cny", "implementation_region",
@@ -241,6 +241,7 @@ def _view_values(view: ReadModelView, projected_seq: int, p: Projection) -> dict
         "subsidy_amount_cny": view.subsidy_amount_cny, "disbursed_at": view.disbursed_at,
         "reserve_pool": view.reserve_pool, "waiting_on": view.waiting_on,
         "next_deadline": view.next_deadline, "projected_seq": projected_seq,
+        "baselines": [b.model_dump(mode="json") for b in view.baselines],
         "projected_at": datetime.now(UTC)}
 
 

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -100,7 +101,11 @@ def handle_for(client: Client, project_id: str) -> WorkflowHandle[ProjectWorkflo
     return client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id_for(project_id))
 
 
-async def decide(client: Client, project_id: str, decision: Decision) -> DecisionOutcome:
+async def decide(client: Client, project_id: str, decision: Decision,
+                 secret: str | None = None) -> DecisionOutcome:
+    """Send one decision to its project's workflow, sealed (domain.seal) with `secret`
+    (default: this process's GONGFU_SEAL_SECRET)."""
+    decision = sealed(decision, secret)
     handle = handle_for(client, project_id)
     try:
         # Sent under the action's name (the workflow's dynamic handler), so the history
@@ -135,14 +140,17 @@ async def open_projects(client: Client, batch_id: str) -> AsyncIterator[str]:
         yield wf.id
 
 
-def sealed(change: DeadlineChange, secret: str | None = None) -> DeadlineChange:
-    """The change with the seal the workers check (domain.seal); `secret`: the API's
-    GONGFU_SEAL_SECRET (default: this process's settings)."""
+Sealable = TypeVar("Sealable", Decision, DeadlineChange)
+
+
+def sealed(message: Sealable, secret: str | None = None) -> Sealable:
+    """The decision or deadline change with the seal the workers check (domain.seal);
+    `secret`: the API's GONGFU_SEAL_SECRET (default: this process's settings)."""
     if secret is None:
         from runtime.settings import settings
 
         secret = settings().seal_secret.get_secret_value()
-    unsealed = change.model_copy(update={"seal": ""})
+    unsealed = message.model_copy(update={"seal": ""})
     return unsealed.model_copy(update={"seal": seal.make(unsealed, secret)})
 
 

@@ -145,6 +145,45 @@ def register_unit(session: Session, *, who: Actor, body: UnitRegistration,
     """Register a unit or update it; returns the unit and what happened (`created`,
     `updated`, `unchanged`). Never answers as if it changed what it did not change: a
     change the caller may not make is refused."""
+    _check_registrant(who, body)
+    unit = session.get(Unit, body.credit_code, with_for_update=True)
+    stated = {f: getattr(body, f) for f in PRIVILEGED if f in UnitRegistration.model_fields
+              and getattr(body, f) is not None}
+    current = {f: (getattr(unit, f) if unit is not None else _default(f)) for f in stated}
+    changed_privileged = {f: v for f, v in stated.items() if v != current[f]}
+    if changed_privileged and who.role is not Role.PROVINCE:
+        names = "、".join(PRIVILEGED[f] for f in changed_privileged)
+        raise _deny(f"以下事项只能由省工信厅认定或导入，单位不能自行声明：{names}"
+                    "（中央驻鲁企业、省属国企身份可通过 soe_claim 申请，经省工信厅确认后生效）",
+                    f"only the province states these facts: {', '.join(changed_privileged)} "
+                    "(a unit may claim SOE status with soe_claim; it counts once the "
+                    "province confirms it)", RefusalKind.JURISDICTION)
+    if unit is None:
+        return _create(session, who, body, stated, source), "created"
+    changes = _changes(session, who, body, unit)
+    if changed_privileged:  # the province, stating facts in a registration
+        if "parent_code" in changed_privileged:
+            _check_relations(session, unit.credit_code, body.parent_code)
+        if "group_code" in changed_privileged:
+            _ensure_group(session, body.group_code, body.group_name)
+        changes.update({f: (current[f], v) for f, v in changed_privileged.items()})
+    if body.soe_claim and body.soe_claim != unit.soe_claim and not getattr(unit, body.soe_claim):
+        changes["soe_claim"] = (unit.soe_claim, body.soe_claim)
+        unit.soe_claimed_at = _now()
+    for f, (old, new) in changes.items():
+        setattr(unit, f, new)
+        record_change(session, unit_code=unit.credit_code, field=f, old=old, new=new, who=who,
+                      source=source)
+    session.flush()
+    if changes:
+        log.info("unit.updated", unit=unit.credit_code, by=who.user_id, role=who.role.value,
+                 fields=sorted(changes))
+    return unit, "updated" if changes else "unchanged"
+
+
+def _check_registrant(who: Actor, body: UnitRegistration) -> None:
+    """Who may register which unit at all: its own (an applicant), one in their region
+    (a county or city), any (the province)."""
     problem = check_credit_code(body.credit_code)
     if problem is not None:
         raise Refused(problem)
@@ -160,36 +199,33 @@ def register_unit(session: Session, *, who: Actor, body: UnitRegistration,
     if who.role not in (Role.APPLICANT, Role.COUNTY, Role.CITY, Role.PROVINCE):
         raise Refused(refusal("ROLE", RefusalKind.ROLE, "无权登记单位",
                               f"the role {who.role.value} may not register units"))
-    unit = session.get(Unit, code, with_for_update=True)
-    stated = {f: getattr(body, f) for f in PRIVILEGED if f in UnitRegistration.model_fields
-              and getattr(body, f) is not None}
-    current = {f: (getattr(unit, f) if unit is not None else _default(f)) for f in stated}
-    changed_privileged = {f: v for f, v in stated.items() if v != current[f]}
-    if changed_privileged and who.role is not Role.PROVINCE:
-        names = "、".join(PRIVILEGED[f] for f in changed_privileged)
-        raise _deny(f"以下事项只能由省工信厅认定或导入，单位不能自行声明：{names}"
-                    "（中央驻鲁企业、省属国企身份可通过 soe_claim 申请，经省工信厅确认后生效）",
-                    f"only the province states these facts: {', '.join(changed_privileged)} "
-                    "(a unit may claim SOE status with soe_claim; it counts once the "
-                    "province confirms it)", RefusalKind.JURISDICTION)
-    if unit is None:
-        _check_region(session, body.region_code)
-        if who.role is Role.PROVINCE:
-            _check_relations(session, code, body.parent_code)
-            _ensure_group(session, body.group_code, body.group_name)
-        unit = Unit(credit_code=code, name=body.name, kind=body.kind,
-                    region_code=body.region_code, registered_by=who.user_id,
-                    registered_role=who.role.value, registered_at=_now(),
-                    **{f: v for f, v in stated.items()})
-        if body.soe_claim:
-            unit.soe_claim, unit.soe_claimed_at = body.soe_claim, _now()
-        session.add(unit)
-        session.flush()
-        record_change(session, unit_code=code, field="registered", old=None,
-                      new=body.model_dump(exclude_none=True), who=who, source=source)
-        log.info("unit.registered", unit=code, by=who.user_id, role=who.role.value)
-        return unit, "created"
-    # An update: who may change what of an existing unit.
+
+
+def _create(session: Session, who: Actor, body: UnitRegistration, stated: dict[str, Any],
+            source: str) -> Unit:
+    code = body.credit_code
+    _check_region(session, body.region_code)
+    if who.role is Role.PROVINCE:
+        _check_relations(session, code, body.parent_code)
+        _ensure_group(session, body.group_code, body.group_name)
+    unit = Unit(credit_code=code, name=body.name, kind=body.kind,
+                region_code=body.region_code, registered_by=who.user_id,
+                registered_role=who.role.value, registered_at=_now(), **stated)
+    if body.soe_claim:
+        unit.soe_claim, unit.soe_claimed_at = body.soe_claim, _now()
+    session.add(unit)
+    session.flush()
+    record_change(session, unit_code=code, field="registered", old=None,
+                  new=body.model_dump(exclude_none=True), who=who, source=source)
+    log.info("unit.registered", unit=code, by=who.user_id, role=who.role.value)
+    return unit
+
+
+def _changes(session: Session, who: Actor, body: UnitRegistration,
+             unit: Unit) -> dict[str, tuple[Any, Any]]:
+    """An update's changes to the unit's own fields and region: who may change what of an
+    existing unit (the unit itself, an official of its region, the province)."""
+    code = unit.credit_code
     owner = who.role is Role.APPLICANT and who.unit_code == code
     official = _official_covers(who, unit.region_code)
     if not (owner or official or who.role is Role.PROVINCE):
@@ -211,24 +247,7 @@ def register_unit(session: Session, *, who: Actor, body: UnitRegistration,
                         f"an official moves a unit only within their region ({who.region})")
         _check_region(session, body.region_code)
         changes["region_code"] = (unit.region_code, body.region_code)
-    if changed_privileged:  # the province, stating facts in a registration
-        if "parent_code" in changed_privileged:
-            _check_relations(session, code, body.parent_code)
-        if "group_code" in changed_privileged:
-            _ensure_group(session, body.group_code, body.group_name)
-        changes.update({f: (current[f], v) for f, v in changed_privileged.items()})
-    if body.soe_claim and body.soe_claim != unit.soe_claim and not getattr(unit, body.soe_claim):
-        changes["soe_claim"] = (unit.soe_claim, body.soe_claim)
-        unit.soe_claimed_at = _now()
-    for f, (old, new) in changes.items():
-        setattr(unit, f, new)
-        record_change(session, unit_code=code, field=f, old=old, new=new, who=who,
-                      source=source)
-    session.flush()
-    if changes:
-        log.info("unit.updated", unit=code, by=who.user_id, role=who.role.value,
-                 fields=sorted(changes))
-    return unit, "updated" if changes else "unchanged"
+    return changes
 
 
 def _default(field: str) -> Any:

@@ -25,7 +25,8 @@ def literal(value: str) -> str:
 
 def projects(*, batch_id: str | None = None, city: str | None = None,
              county: str | None = None, stage: str | None = None, running: bool = False,
-             statuses: tuple[str, ...] = (), deadline_before: datetime | None = None) -> str:
+             statuses: tuple[str, ...] = (), deadline_before: datetime | None = None,
+             waiting_on: tuple[str, ...] = ()) -> str:
     parts = [f"WorkflowType = {literal(WORKFLOW_TYPE)}"]
     if batch_id is not None:
         parts.append(f"{sa.BATCH.name} = {literal(batch_id)}")
@@ -40,6 +41,9 @@ def projects(*, batch_id: str | None = None, city: str | None = None,
     if statuses:
         parts.append("(" + " OR ".join(f"ExecutionStatus = {literal(s)}" for s in statuses)
                      + ")")
+    if waiting_on:
+        parts.append(f"{sa.WAITING_ON.name} IN ("
+                     + ", ".join(literal(r) for r in waiting_on) + ")")
     if deadline_before is not None:
         parts.append(f"{sa.NEXT_DEADLINE.name} <= {literal(deadline_before.isoformat())}")
     return " AND ".join(parts)

@@ -35,7 +35,7 @@ DECIDER: dict[str, Role] = {
     "city_recommend": Role.CITY, "city_return": Role.CITY, "city_reject": Role.CITY,
     "city_approve_change": Role.CITY, "score": Role.EXPERT,
     "submit_rectification": Role.APPLICANT, "request_termination": Role.APPLICANT,
-    "endorse_termination": Role.CITY,
+    "endorse_termination": Role.CITY, "apply_for_acceptance": Role.APPLICANT,
 }
 _counter = itertools.count(1)
 

@@ -157,6 +157,12 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
                                   "reason": "本地截止"}}, False, False),
         ("POST", "/batches/{batch_id}/recommendations"): (
             {"url": url, "json": {"items": [{"project_id": pid, "rank": 1}]}}, True, False),
+        ("POST", "/batches/{batch_id}/award-list"): (
+            {"url": url, "json": {"awards": [{"project_id": pid, "rank": 1,
+                                              "amount_cny": 500_000}], "reason": "矩阵测试"}},
+            False, False),
+        ("GET", "/batches/{batch_id}/award-list"): ({"url": url}, False, False),
+        ("GET", "/batches/{batch_id}/award-list.csv"): ({"url": url}, False, False),
         ("POST", "/batches/{batch_id}/publicity"): (
             {"url": url, "json": {"project_ids": [pid]}}, False, True),
         ("GET", "/batches/{batch_id}/recommendation-summary.xlsx"): (
@@ -165,6 +171,7 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
         ("GET", "/batches/{batch_id}/quotas"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/results.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/ranking.csv"): ({"url": url}, False, False),
+        ("GET", "/batches/{batch_id}/baselines.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/reserve-pool.csv"): ({"url": url}, False, False),
         ("GET", "/batches/{batch_id}/announcement.csv"): ({"url": url}, False, False),
         ("GET", "/audit/projects/{project_id}/timeline"): ({"url": url}, False, False),
@@ -181,6 +188,10 @@ def build(method: str, path: str, w: World) -> tuple[dict[str, Any], bool, bool]
                                                 False, False),
         ("GET", "/operator/read-model"): ({"url": url, "params": {"batch_id": bid}}, False,
                                           False),
+        ("GET", "/operator/cosigns-overdue"): ({"url": url, "params": {"batch_id": bid}},
+                                               False, False),
+        ("POST", "/batches/{batch_id}/acceptance-rounds/halfyear"): (
+            {"url": url, "json": {"reason": "半年期"}}, False, False),
     }
     assert (method, path) in fixed, f"teach the matrix how to call {method} {path}"
     return fixed[method, path]

@@ -31,8 +31,10 @@ from tests.driver import Drive, next_close
 from tests.stack import Stack
 from workflows.project import ProjectWorkflow
 
+# `make test` runs 20 projects × 3 repetitions (60 bursts) to stay within CI's 30 minutes;
+# the 100-burst run of issue 14: GONGFU_BURST_REPETITIONS=5.
 PROJECTS = int(os.environ.get("GONGFU_BURST_PROJECTS", "20"))
-REPETITIONS = int(os.environ.get("GONGFU_BURST_REPETITIONS", "5"))
+REPETITIONS = int(os.environ.get("GONGFU_BURST_REPETITIONS", "3"))
 MIX = (("county_approve", Role.COUNTY), ("county_return", Role.COUNTY),
        ("county_reject", Role.COUNTY), ("withdraw", Role.APPLICANT), ("revoke", Role.PROVINCE))
 PER_ACTION = 10

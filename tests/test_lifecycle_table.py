@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from transitions import MachineError
 
-from domain.actions import CURRENT_RULES, RULES_V1
+from domain.actions import CURRENT_RULES, RULES_V1, RULES_V2
 from domain.batch import BatchPolicy, ProjectInput
 from domain.clock import SHANGHAI
 from domain.decisions import Actor, Decision
@@ -154,8 +154,27 @@ def _v2(preset: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def _v3(preset: str) -> dict[str, dict[str, str]]:
+    """Rules version 3 (issue 16, second part): co-signature timers, the 2024 half-year
+    round on application, the city's county-review deadline and direct cities."""
+    out = dict(EXPECTED_V2[preset])
+    if preset == "2024":
+        del out["open_halfyear_acceptance"]  # opened by the province, on application
+        out["apply_for_acceptance"] = {"implementation": "="}
+        out["open_halfyear_round"] = {"implementation": "halfyear_acceptance"}
+    else:
+        out["admit_to_city"] = {"submitted": "city_review"}
+        out["county_review_closed"] = {"county_review": "not_recommended"}
+        out["cosign_reminder"] = {s: "=" for s in ("city_review", "provincial_review",
+                                                   "subsidy")}
+        out["cosign_overdue"] = out["cosign_reminder"]
+    return out
+
+
 EXPECTED_V1 = EXPECTED
-EXPECTED = {preset: _v2(preset) for preset in ("2024", "2026")}
+EXPECTED_V2 = {preset: _v2(preset) for preset in ("2024", "2026")}
+EXPECTED = {preset: _v3(preset) for preset in ("2024", "2026")}
+EXPECTED_BY_RULES = {RULES_V1: EXPECTED_V1, RULES_V2: EXPECTED_V2, CURRENT_RULES: EXPECTED}
 ALL_STAGES = [s.value for s in Stage]
 CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
 
@@ -196,7 +215,7 @@ def _stages(preset: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("rules", [RULES_V1, CURRENT_RULES])
+@pytest.mark.parametrize("rules", [RULES_V1, RULES_V2, CURRENT_RULES])
 @pytest.mark.parametrize("preset", ["2024", "2026"])
 def test_table_has_no_move_the_spec_does_not(preset: str, rules: int) -> None:
     """Projects started before issue 16 keep the first table (rules 1); new ones the
@@ -208,7 +227,7 @@ def test_table_has_no_move_the_spec_does_not(preset: str, rules: int) -> None:
             actual.setdefault(move.trigger, {})[source.value] = (
                 "=" if move.dest is None else move.dest.value
             )
-    assert actual == (EXPECTED if rules == CURRENT_RULES else EXPECTED_V1)[preset]
+    assert actual == EXPECTED_BY_RULES[rules][preset]
 
 
 @pytest.mark.parametrize("preset", ["2024", "2026"])

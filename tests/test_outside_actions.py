@@ -35,7 +35,7 @@ from domain.stages import Stage
 from models import DecisionRow, Project
 from services import outside
 from services.operator import compare_read_model, stuck
-from services.projects import change_deadline, handle_for
+from services.projects import change_deadline, decide, handle_for, sealed
 from services.reprojection import reproject, verify_history
 from tests import support
 from tests.driver import Drive, Harness
@@ -404,3 +404,34 @@ def test_the_validator_refuses_exactly_what_the_state_would_ignore() -> None:
             assert (refused is not None) == ignored, (actor, scope, shift, record.note)
         checked += refused is None
     assert checked >= 4  # some of each
+
+
+async def test_a_decision_not_sealed_by_the_api_is_refused_whatever_actor_it_names(
+    ts: Harness,
+) -> None:
+    """Anyone who reaches Temporal (its UI can send updates) could name any actor: only a
+    decision the API sealed after authenticating the official is taken."""
+    d = await ts.start("2026")
+    await d.do("submit")
+    handle = ts.env.client.get_workflow_handle(d.handle.id)
+    before = len((await d.handle.fetch_history()).events)
+    forged = d.decision("county_approve")  # names the county, sent by hand
+    for name in ("county_approve", "decide"):  # the named update and the old one
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await handle.execute_update(name, forged)
+        assert isinstance(caught.value.cause, ApplicationError)
+        assert caught.value.cause.details[0]["rule"] == "SEAL"
+    # A seal made with another key, or for other content, is no seal.
+    with pytest.raises(Refused) as refused:
+        await decide(ts.env.client, d.project.project_id, forged, secret="not-the-api-secret")
+    assert refused.value.refusal.rule == "SEAL"
+    resealed = sealed(forged).model_copy(update={"reason": "改过的理由"})
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update("county_approve", resealed)
+    assert caught.value.cause.details[0]["rule"] == "SEAL"  # type: ignore[union-attr]
+    assert len((await d.handle.fetch_history()).events) == before  # no trace
+    assert await d.stage() is Stage.COUNTY_REVIEW
+    # Sealed by the API: taken, and a retry is the same decision.
+    out = await decide(ts.env.client, d.project.project_id, forged)
+    again = await decide(ts.env.client, d.project.project_id, forged)
+    assert out.stage is Stage.CITY_REVIEW and again.seq == out.seq

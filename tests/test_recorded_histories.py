@@ -31,6 +31,26 @@ def test_the_main_lifecycles_are_recorded() -> None:
     assert {"rectification", "supervision", "clawback", "terminated"} <= paths
 
 
+def test_each_rules_version_has_recorded_histories() -> None:
+    """Rules 1, 2 and 3 histories all replay: open projects of each version go on."""
+    def marked(scenario: str, patch: str) -> bool:
+        history = WorkflowHistory.from_json(INDEX[scenario]["workflow_id"],
+                                            (HISTORIES / f"{scenario}.json").read_text())
+        return any(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+                   == json.dumps({"id": patch, "deprecated": False},
+                                 separators=(",", ":")).encode()
+                   for e in history.events
+                   if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                   and "patch-data" in e.marker_recorded_event_attributes.details)
+
+    v3 = {k for k in INDEX if marked(k, "lifecycle-rules-3")}
+    v2 = {k for k in INDEX if marked(k, "lifecycle-rules-2")} - v3
+    v1 = set(INDEX) - v2 - v3
+    assert {"halfyear_round_2024", "cosign_overdue_2026", "county_deadline_2026"} <= v3
+    assert {"rectified_then_passed_2026", "terminated_2026"} <= v2
+    assert v1
+
+
 @pytest.mark.parametrize("scenario", sorted(INDEX))
 async def test_recorded_history_replays_to_the_same_stages_and_end(scenario: str) -> None:
     expected = INDEX[scenario]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.actions import CURRENT_RULES, RULES_V1
+from domain.actions import RULES_V1, RULES_V2
 from domain.clock import SHANGHAI
 from domain.lifecycle import DECISIONS, payload_example
 from domain.places import PlaceHold, place_hold, quota_rank
@@ -23,7 +23,7 @@ CLOSE = datetime(2026, 4, 13, 17, 0, tzinfo=SHANGHAI)
 EARLY = CLOSE - timedelta(days=20)
 
 
-def state(preset: str = "2026", rules: int = CURRENT_RULES) -> ProjectState:
+def state(preset: str = "2026", rules: int = RULES_V2) -> ProjectState:
     return ProjectState(project(batch(preset, CLOSE, supervision_years=3)), EARLY, rules)
 
 
@@ -431,7 +431,7 @@ def test_a_stage_waiting_on_the_province_reminds_it_once_and_shows_as_a_deadline
 
 
 def test_a_revoked_carrier_project_leaves_the_reserve_pool_r14() -> None:
-    s = ProjectState(project(batch("2026", CLOSE), task_code="T9"), EARLY, CURRENT_RULES)
+    s = ProjectState(project(batch("2026", CLOSE), task_code="T9"), EARLY, RULES_V2)
     to_implementation(s)
     assert s.data.reserve_pool
     do(s, "revoke", reason="弄虚作假")

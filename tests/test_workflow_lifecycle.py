@@ -93,8 +93,13 @@ async def test_2024_lifecycle_with_half_year_and_one_year_acceptance(
     view = await d.wait_stage(Stage.IMPLEMENTATION)
     started = view.implementation_started_at
     assert started is not None
-    await d.advance_to(add_months(started, 6) + timedelta(minutes=1))
-    await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
+    # R16 (2024, rules 3): the half-year round is on the unit's application; the province
+    # opens it for the projects that applied.
+    await d.advance_to(add_months(started, 6) - timedelta(days=10))
+    assert (await d.view()).stage is Stage.IMPLEMENTATION  # no timer opened it
+    await d.do("apply_for_acceptance")
+    out = await d.do("open_halfyear_round")
+    assert out.stage is Stage.HALFYEAR_ACCEPTANCE
     # R16 (2024): passing the half-year round completes acceptance.
     passed = await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
     assert passed.stage is Stage.SUBSIDY

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from audit.timeline import TimelineEntry
     from services.operator import (
         ArchiveOverdue,
+        CosignOverdue,
         DeadlineRow,
         ReadModelDifference,
         StageCount,
@@ -135,6 +136,13 @@ ARCHIVE_COLUMNS = (
     Column("逾期期次 overdue periods", lambda r: ", ".join(map(str, r.overdue_periods))),
     Column("已交档案 archives filed", lambda r: str(r.archives_filed), justify="right"),
 )
+COSIGN_COLUMNS = (
+    Column("项目 project", lambda r: r.project_id),
+    Column("阶段 stage", lambda r: r.stage),
+    Column("决定 decision", lambda r: f"#{r.seq} {r.action}"),
+    Column("会签方 co-signer", lambda r: r.cosigner),
+    Column("逾期自 overdue since", lambda r: instant(r.overdue_at)),
+)
 STUCK_COLUMNS = (
     Column("流程 workflow", lambda r: r.workflow_id),
     Column("类别 kind", lambda r: r.kind),
@@ -165,6 +173,7 @@ TIMELINE_COLUMNS = (
 
 NO_PROJECTS = "没有符合条件的项目 / no matching projects"
 NO_DEADLINES = "没有临近或已错过的截止时间 / no deadline near or missed"
+NO_COSIGNS_OVERDUE = "没有会签逾期的决定 / no co-signature is overdue"
 NO_ARCHIVES_OVERDUE = "没有过程档案逾期的项目 / no project has overdue process archives"
 NO_STUCK = "没有卡住的流程 / nothing is stuck"
 NO_DIFFERENCES = ("读模型与流程一致，没有差异 / no differences: the read model agrees with "
@@ -189,6 +198,12 @@ def render_archives_overdue(rows: Sequence[ArchiveOverdue], width: int = 80,
                             as_json: bool = False, color_system: str | None = None) -> str:
     return render(rows, ARCHIVE_COLUMNS, width=width, as_json=as_json,
                   empty=NO_ARCHIVES_OVERDUE, color_system=color_system)
+
+
+def render_cosigns_overdue(rows: Sequence[CosignOverdue], width: int = 80,
+                           as_json: bool = False, color_system: str | None = None) -> str:
+    return render(rows, COSIGN_COLUMNS, width=width, as_json=as_json,
+                  empty=NO_COSIGNS_OVERDUE, color_system=color_system)
 
 
 def render_stuck(rows: Sequence[Stuck], width: int = 80, as_json: bool = False,
@@ -365,6 +380,20 @@ def ops_archives_overdue(batch: str = typer.Option(None, help="a batch id"),
         rows = await archives_overdue(await _client(), batch)
         width, colour = _screen()
         _emit(render_archives_overdue(rows, width, json, colour))
+
+    run(go())
+
+
+@ops.command("cosigns-overdue")
+def ops_cosigns_overdue(batch: str = typer.Option(None, help="a batch id"),
+                        json: bool = JSON) -> None:
+    """Decisions waiting for a finance bureau's co-signature past their working days."""
+    async def go() -> None:
+        from services.operator import cosigns_overdue
+
+        rows = await cosigns_overdue(await _client(), batch)
+        width, colour = _screen()
+        _emit(render_cosigns_overdue(rows, width, json, colour))
 
     run(go())
 

@@ -24,12 +24,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import structlog
 
-    from activities.calendar import publicity_period
+    from activities.calendar import publicity_period, working_days_after
     from activities.notify import NotifyActivities
     from activities.programme import ProgrammeActivities
     from domain import outside
     from domain import search_attributes as sa
-    from domain.actions import CURRENT_RULES, RULES_V1, Action
+    from domain.actions import RULES_V1, RULES_V2, RULES_V3, Action
     from domain.batch import ProjectInput
     from domain.decisions import DeadlineChange, Decision, DecisionOutcome, DecisionRecord
     from domain.messages import (
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         PublicityPeriod,
         PublicityRequest,
         RecommendationRequest,
+        WorkingDaysRequest,
     )
     from domain.payloads import OpenPublicity, Recommend
     from domain.places import place_hold
@@ -54,6 +55,9 @@ REFUSED = "Refused"
 # termination, supervision and clawback, the E1-E10 fixes); histories without the marker
 # replay, and open projects go on, under the rules they started with.
 RULES_V2_PATCH = "lifecycle-rules-2"
+# And from here on rules version 3 (co-signature timers, the 2024 half-year round on
+# application, the city's county-review deadline and direct cities).
+RULES_V3_PATCH = "lifecycle-rules-3"
 NOTIFY_END_PATCH = "notify-applicant-of-end"
 # The submission and recommendation checks read the read model (the application, the
 # documents, the places): they wait until it holds every earlier record.
@@ -92,7 +96,9 @@ class ProjectWorkflow:
     @workflow.init
     def __init__(self, project: ProjectInput) -> None:
         created = project.created_at or workflow.now()
-        rules = CURRENT_RULES if workflow.patched(RULES_V2_PATCH) else RULES_V1
+        rules = RULES_V1
+        if workflow.patched(RULES_V2_PATCH):
+            rules = RULES_V3 if workflow.patched(RULES_V3_PATCH) else RULES_V2
         self._state = ProjectState(project, created, rules)
         # Handlers that await (the calendar activity) must not interleave with others.
         self._lock = asyncio.Lock()
@@ -196,25 +202,37 @@ class ProjectWorkflow:
             period = None
             if decision.action == Action.OPEN_PUBLICITY:
                 period = await self._publicity_period(decision)
+            dues = None
+            if self._state.data.rules >= RULES_V3 and self._state.needs_cosign(decision):
+                dues = await self._cosign_dues()
             try:
                 record = self._state.apply(
-                    decision, workflow.now(), publicity_end=period.ends_at if period else None
-                )
+                    decision, workflow.now(), publicity_end=period.ends_at if period else None,
+                    cosign_dues=dues)
             except Refused as exc:
                 raise _refused(exc.refusal) from None
             self._info("decision.accepted", record)
             if self._state.stage is Stage.SUBMITTED:
                 # Admission to the first review level (R9); eligibility checks go here.
-                self._info("decision.accepted",
-                           self._state.fire_system(Action.ADMIT, workflow.now()))
+                self._info("decision.accepted", self._state.fire_system(
+                    self._state.admission(workflow.now()), workflow.now()))
             outcome = self._state.settle(decision.request_id, workflow.now())
             self._after_change()
             return outcome
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        problem = self._state.assess(decision, workflow.now())
+        # Runs when the update arrives, never on replay: it may check the seal's key. A
+        # decision not sealed by the API (sent from the Temporal UI or CLI, naming any
+        # actor) is refused before it reaches the history.
+        problem = outside.decision_refusal(decision) or self._state.assess(
+            decision, workflow.now())
         if problem is not None:
+            if problem.rule == "SEAL":
+                self._emit("decision.refused", level="warning", request_id=decision.request_id,
+                           action=decision.action, actor=decision.actor.user_id,
+                           role=decision.actor.role.value, rule=problem.rule,
+                           why=problem.message_en)
             raise _refused(problem)
 
     @workflow.update
@@ -432,6 +450,22 @@ class ProjectWorkflow:
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
+
+    async def _cosign_dues(self) -> tuple[datetime, datetime]:
+        """Rules 3: when a decision that will wait for co-signature reminds the co-signer,
+        and when it is overdue (working days, so from the calendar activity)."""
+        batch = self._state.batch
+        answer = await workflow.execute_activity(
+            working_days_after,
+            WorkingDaysRequest(
+                project_id=self._state.project.project_id, start=workflow.now(),
+                working_days=[batch.cosign_reminder_working_days,
+                              batch.cosign_overdue_working_days],
+                adjustments=batch.calendar),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        remind, overdue = answer.ends_at
+        return remind, overdue
 
     def _after_change(self) -> None:
         self._changed = True

@@ -1,5 +1,6 @@
 """Batch-wide work: creating a batch, deadlines, a city's ranked list, decisions in bulk,
-公示 for the selected list, and the exports officials file (推荐汇总表, 公示名单, results)."""
+公示 for the selected list, the province's merit list of awards (择优奖补名单), and the
+exports officials file (推荐汇总表, 公示名单, results, 奖补名单)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from openpyxl import Workbook
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from api.deps import (
@@ -29,13 +30,18 @@ from api.deps import (
 from api.errors import bad_input, not_found
 from api.schemas import BulkRequest, BulkResult, DeadlineIn, PublicityIn, RecommendationList
 from domain.actions import Action
+from domain.award_list import AwardList
 from domain.batch import BatchPolicy
 from domain.catalogue import CARRIER_TASKS_2026, TASKS_2026
 from domain.clock import Instant, iso_local
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
+from domain.payloads import ChangeKind
 from domain.presets import PresetName
+from domain.refusals import describe_error
 from domain.roles import Role
-from models import Batch, CityQuota, Project, Recommendation, Region, Task, Unit
+from models import Batch, CityQuota, DecisionRow, Project, Recommendation, Region, Task, Unit
+from services.acceptance_rounds import open_halfyear_round
+from services.award_list import AwardListOutcome, AwardLists, award_lists, decide_award_list
 from services.deadlines import extend_batch_close, set_local_deadline
 from services.decisions import BulkItem, make_decisions
 from services.projects import handle_for
@@ -69,12 +75,23 @@ class BatchIn(BaseModel):
                                    description="supervision after completion (R18)")
     counts: list[str] = Field(default=[], max_length=20,
                               description="earlier batches counting for R2")
+    cosign_reminder_working_days: int = Field(
+        default=3, ge=1, le=30,
+        description="rules 3: the finance bureau is reminded of a pending co-signature "
+                    "after this many working days")
+    cosign_overdue_working_days: int = Field(
+        default=5, ge=1, le=60,
+        description="rules 3: a pending co-signature is overdue after this many working days")
+    county_review_close: dict[str, Instant] = Field(
+        default={}, max_length=16,
+        description="2026, rules 3: city code -> the city's deadline for its counties' "
+                    "reviews (县级审核推荐至市), never later than close_at")
+    direct_cities: list[str] = Field(
+        default=[], max_length=16,
+        description="2026, rules 3: cities that take applications without a county step")
 
-    @model_validator(mode="after")
-    def _half_before_final(self) -> BatchIn:
-        if self.halfyear_after_months >= self.final_after_months:
-            raise ValueError("halfyear_after_months must be less than final_after_months")
-        return self
+    # The batch's own rules (half-year before one-year, city settings) are
+    # domain.batch.BatchPolicy's; create_batch answers them as a 422.
 
     model_config = {"json_schema_extra": {"examples": [{
         "batch_id": "2026-main", "name": "2026年度工赋百景揭榜挂帅", "year": 2026,
@@ -104,14 +121,21 @@ class FanOut(BaseModel):
 def create_batch(body: BatchIn, state: StateDep) -> BatchOut:
     carriers = [t.code for t in body.tasks if t.direction == "carrier"] or (
         list(CARRIER_TASKS_2026) if body.preset is PresetName.P2026 else [])
-    policy = BatchPolicy(batch_id=body.batch_id, name=body.name, year=body.year,
-                         preset=body.preset, close_at=body.close_at,
-                         publicity_working_days=body.publicity_working_days,
-                         halfyear_after_months=body.halfyear_after_months,
-                         final_after_months=body.final_after_months,
-                         supervision_years=body.supervision_years, carrier_tasks=carriers)
+    try:
+        policy = BatchPolicy(
+            batch_id=body.batch_id, name=body.name, year=body.year, preset=body.preset,
+            close_at=body.close_at, publicity_working_days=body.publicity_working_days,
+            halfyear_after_months=body.halfyear_after_months,
+            final_after_months=body.final_after_months,
+            supervision_years=body.supervision_years, carrier_tasks=carriers,
+            cosign_reminder_working_days=body.cosign_reminder_working_days,
+            cosign_overdue_working_days=body.cosign_overdue_working_days,
+            county_review_close=body.county_review_close, direct_cities=body.direct_cities)
+    except ValidationError as exc:  # the batch's own rules (domain.batch), as a 422
+        zh, en = describe_error(exc.errors()[0])
+        raise bad_input(f"批次设置不符合要求：{zh}", f"the batch is invalid: {en}") from None
     with state.db.begin() as s:
-        for code in body.quotas:
+        for code in {*body.quotas, *body.county_review_close, *body.direct_cities}:
             region = s.get(Region, code)
             if region is None or region.level != "city":
                 raise bad_input(f"未知的市级代码：{code}", f"unknown city code {code}")
@@ -178,6 +202,34 @@ async def recommend(batch_id: str, body: RecommendationList, p: PrincipalDep, st
         request_id=request_id(p, key))
 
 
+@router.post("/batches/{batch_id}/award-list", response_model=AwardListOutcome,
+             responses=ERRORS,
+             summary="省级择优奖补名单 (the province's merit list: ranked awards, no awards, R17)",
+             description="Judged whole before anything changes (a wrong entry refuses the "
+                         "list and is named); then each project gets its own decide_subsidy "
+                         "(its rank in the payload) or decide_no_award, reported per project. "
+                         "Ranks run 1..n in a batch's first list and continue in later ones. "
+                         "A retry with the same Idempotency-Key decides nothing again.",
+             **_PROVINCE)
+async def post_award_list(batch_id: str, body: AwardList, p: PrincipalDep, state: StateDep,
+                          key: IdempotencyKey = None) -> AwardListOutcome:
+    return await decide_award_list(
+        client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id, body=body,
+        request_id=request_id(p, key))
+
+
+_AWARD_READERS = allow(*OFFICIALS, what_en="read the award lists", what_zh="查看奖补名单")
+
+
+@router.get("/batches/{batch_id}/award-list", response_model=AwardLists, responses=ERRORS,
+            summary="择优奖补名单 (the batch's merit lists and its undecided candidates)",
+            description="Each entry within the caller's jurisdiction, with what became of it "
+                        "(decided, awaiting_cosign, lapsed, refused, in_progress).",
+            **_AWARD_READERS)
+def get_award_list(batch: BatchDep, p: PrincipalDep, state: StateDep) -> AwardLists:
+    return award_lists(state.db, p, batch.id)
+
+
 @router.post("/batches/{batch_id}/publicity", response_model=list[BulkResult], responses=ERRORS,
              summary="对入围名单开始公示 (open 公示 for the selected list)", **_PROVINCE)
 async def open_publicity(batch: BatchDep, body: PublicityIn, p: PrincipalDep, state: StateDep,
@@ -189,6 +241,21 @@ async def open_publicity(batch: BatchDep, body: PublicityIn, p: PrincipalDep, st
         items=[BulkItem(project_id=pid, reason=body.reason, payload=payload)
                for pid in body.project_ids],
         base_request_id=request_id(p, key))
+
+
+class RoundIn(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.post("/batches/{batch_id}/acceptance-rounds/halfyear", response_model=list[BulkResult],
+             responses=ERRORS,
+             summary="组织半年期集中验收 (2024: open the half-year round for the projects that "
+                     "applied, R16)", **_PROVINCE)
+async def halfyear_round(batch_id: str, body: RoundIn, p: PrincipalDep, state: StateDep,
+                         key: IdempotencyKey = None) -> list[BulkResult]:
+    return await open_halfyear_round(
+        client=state.client, db=state.db, who=p, actor=p.actor, batch_id=batch_id,
+        reason=body.reason or "半年期集中验收", request_id=request_id(p, key))
 
 
 def _add_bulk_route(action: str) -> None:
@@ -327,6 +394,30 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
+@router.get("/batches/{batch_id}/baselines.csv", responses=FILE_RESPONSES,
+            response_class=Response,
+            summary="项目基线版本 (each project's baseline versions: the application as "
+                    "selected, then each approved change, R15)", **_OVERSIGHT)
+def baselines_csv(batch: BatchDep, state: StateDep) -> Response:
+    with state.db() as s:
+        projects = [pr for pr in s.scalars(select(Project).where(
+            Project.batch_id == batch.id).order_by(Project.id)) if pr.baselines]
+        made_at = {(r.project_id, r.seq): r.at for r in s.scalars(select(DecisionRow).where(
+            DecisionRow.project_id.in_([pr.id for pr in projects]),
+            DecisionRow.action == Action.PROVINCE_APPROVE_CHANGE.value))}
+    rows: list[list[object]] = []
+    for pr in projects:
+        rows.append([pr.id, pr.title, pr.city_code, 1, "申报书（入围时）", "", "", "", ""])
+        for b in pr.baselines:
+            at = made_at.get((pr.id, b["seq"]))
+            rows.append([pr.id, pr.title, pr.city_code, b["version"],
+                         ChangeKind(b["kind"]).label_zh, b["description"],
+                         b.get("extend_months") or "", b["seq"], iso_local(at) if at else ""])
+    return _csv(["项目编号", "项目名称", "所在市", "基线版本", "变更类型", "变更内容",
+                 "延长实施期（月）", "批准记录序号", "批准时间"],
+                rows, f"baselines-{batch.id}.csv")
+
+
 @router.get("/batches/{batch_id}/ranking.csv", responses=FILE_RESPONSES,
             response_class=Response, summary="专家评分排名 (the expert ranking per task, R12)",
             **_OVERSIGHT)
@@ -415,6 +506,32 @@ def results_csv(batch: BatchDep, state: StateDep) -> Response:
                     "yes" if pr.reserve_pool else ""])
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename=results-{batch_id}.csv"})
+
+
+AWARD_STATE_ZH = {"decided": "已生效", "awaiting_cosign": "待省财政厅会签",
+                  "lapsed": "未生效（不同意、撤回或阶段变更）", "refused": "被拒绝",
+                  "in_progress": "处理中"}
+
+
+@router.get("/batches/{batch_id}/award-list.csv", responses=FILE_RESPONSES,
+            response_class=Response, summary="择优奖补名单 CSV (the merit lists as a file)",
+            **_AWARD_READERS)
+def award_list_csv(batch: BatchDep, p: PrincipalDep, state: StateDep) -> Response:
+    out = award_lists(state.db, p, batch.id)
+    rows: list[list[object]] = [
+        [e.list_id, iso_local(lst.decided_at), e.rank or "", e.project_id, e.title, e.task_code,
+         e.city_code, "奖补" if e.kind == "award" else "不予奖补",
+         _cny(e.amount_cny), e.scenes or "", e.recipient or "", _cny(e.verified_investment_cny),
+         e.reason, AWARD_STATE_ZH[e.state], e.rule or ""]
+        for lst in out.lists for e in lst.entries]
+    return _csv(["名单编号", "决定时间", "排名", "项目编号", "项目名称", "揭榜任务", "所在市",
+                 "决定", "奖补金额（元）", "场景数", "奖补对象（统一社会信用代码）",
+                 "验收核定投资（元）", "理由", "状态", "拒绝规则"],
+                rows, f"award-list-{batch.id}.csv")
+
+
+def _cny(amount: float | None) -> str:
+    return "" if amount is None else f"{amount:.2f}"
 
 
 __all__ = ["router"]

@@ -28,12 +28,14 @@ from domain.roles import Role
 from models import Project
 from services.operator import (
     ArchiveOverdue,
+    CosignOverdue,
     DeadlineRow,
     ReadModelDifference,
     StageCount,
     Stuck,
     archives_overdue,
     compare_read_model,
+    cosigns_overdue,
     deadlines,
     stage_counts,
     stuck,
@@ -138,6 +140,15 @@ async def operator_history(project_id: str, p: PrincipalDep, state: StateDep) ->
 async def operator_archives_overdue(p: PrincipalDep, state: StateDep,
                                     batch_id: BatchFilter = None) -> list[ArchiveOverdue]:
     return await archives_overdue(state.client, batch_id)
+
+
+@router.get("/operator/cosigns-overdue", response_model=list[CosignOverdue],
+            responses=ERRORS,
+            summary="会签逾期 (decisions waiting for co-signature past their working days)",
+            **_OPERATOR)
+async def operator_cosigns_overdue(p: PrincipalDep, state: StateDep,
+                                   batch_id: BatchFilter = None) -> list[CosignOverdue]:
+    return await cosigns_overdue(state.client, batch_id)
 
 
 @router.get("/operator/stuck", response_model=list[Stuck], responses=ERRORS,

@@ -70,7 +70,7 @@ async def project_detail(project_id: VisibleProject, p: PrincipalDep,
     handle = handle_for(state.client, project_id)
     view = await handle.query(ProjectWorkflow.view)
     log = await handle.query(ProjectWorkflow.decision_log)
-    return ProjectDetail(view=view, allowed_for_me=view.allowed.get(p.role.value, []),
+    return ProjectDetail(view=view, allowed_for_me=view.allowed_for(p.role.value, p.user_id),
                          decisions=log,
                          consortium=await run_in_threadpool(consortium_of, state, project_id))
 

@@ -29,6 +29,20 @@ def alarms(data: ProjectData) -> list[Alarm]:
     reminder = province_reminder_at(data)
     if reminder is not None:
         out.append(Alarm(reminder, Action.PROVINCE_REMINDER))
+    out.extend(_cosign_alarms(data))
+    return out
+
+
+def _cosign_alarms(data: ProjectData) -> list[Alarm]:
+    """Rules 3: a decision pending co-signature reminds the co-signer, then is overdue."""
+    pending = data.pending_cosign
+    if data.rules < 3 or pending is None:
+        return []
+    out = []
+    if pending.remind_at is not None and not pending.reminded:
+        out.append(Alarm(pending.remind_at, Action.COSIGN_REMINDER, is_deadline=False))
+    if pending.overdue_at is not None and not pending.overdue:
+        out.append(Alarm(pending.overdue_at, Action.COSIGN_OVERDUE))
     return out
 
 
@@ -48,7 +62,11 @@ def _stage_alarms(data: ProjectData) -> list[Alarm]:
     if s.awaits_submission:
         return [Alarm(data.deadline(DeadlineKind.APPLICANT), Action.SUBMISSION_CLOSED)]
     if s.awaits_system_close:
-        return [Alarm(data.close_at, Action.RECOMMENDATION_CLOSED)]
+        closes = [Alarm(data.close_at, Action.RECOMMENDATION_CLOSED)]
+        county_close = data.county_review_close()
+        if s is Stage.COUNTY_REVIEW and data.rules >= 3 and county_close < data.close_at:
+            closes.append(Alarm(county_close, Action.COUNTY_REVIEW_CLOSED))
+        return closes
     if s is Stage.PUBLICITY and data.publicity_end and not data.objection_pending():
         return [Alarm(data.publicity_end, Action.PUBLICITY_ENDED)]
     if s is Stage.IMPLEMENTATION:
@@ -100,16 +118,28 @@ def deadline_views(data: ProjectData) -> list[DeadlineView]:
         DeadlineView(kind="batch_close", at=data.close_at,
                      label_zh="系统关闭（推荐截止）", label_en="system closes (R10)"),
     ]
+    county_close = data.county_review_close()
+    if data.rules >= 3 and county_close < data.close_at:
+        out.insert(1, DeadlineView(kind="county_review_close", at=county_close,
+                                   label_zh="县级审核推荐至市截止",
+                                   label_en="county reviews reach the city (the city's deadline)"))
+    if data.pending_cosign is not None and data.pending_cosign.overdue_at is not None:
+        out.append(DeadlineView(kind="cosign_overdue", at=data.pending_cosign.overdue_at,
+                                label_zh=f"{data.pending_cosign.cosigner.label_zh}会签期限",
+                                label_en="co-signature due"))
     if data.publicity_end:
         out.append(DeadlineView(kind="publicity_end", at=data.publicity_end,
                                 label_zh="公示期满", label_en="publicity ends"))
     start = data.implementation_started_at
     if start:
         if data.preset.halfyear_acceptance:
+            on_application = data.rules >= 3
             out.append(DeadlineView(
                 kind="halfyear_acceptance_opens",
                 at=add_months(start, data.batch.halfyear_after_months),
-                label_zh="半年期验收开始", label_en="half-year acceptance opens"))
+                label_zh="半年期（可申请参加集中验收）" if on_application else "半年期验收开始",
+                label_en="half year (the round is on application)" if on_application
+                else "half-year acceptance opens"))
         out.append(DeadlineView(
             kind="final_acceptance_opens", at=final_opens(data),
             label_zh="一年期验收开始", label_en="one-year acceptance opens"))
@@ -131,7 +161,9 @@ def _implementation_alarms(data: ProjectData) -> list[Alarm]:
     start = data.implementation_started_at
     assert start is not None
     out = [Alarm(final_opens(data), Action.OPEN_FINAL_ACCEPTANCE)]
-    if data.preset.halfyear_acceptance and not data.halfyear_passed and not (
+    # Rules 3: the half-year round opens on application (the province opens it), not by
+    # a timer.
+    if data.preset.halfyear_acceptance and not data.halfyear_passed and data.rules < 3 and not (
             data.rules >= 2 and data.halfyear_held):
         out.append(Alarm(add_months(start, data.batch.halfyear_after_months),
                          Action.OPEN_HALFYEAR_ACCEPTANCE))

@@ -62,22 +62,26 @@ def expert_assigned_once(data: ProjectData, d: Decision, _payload: Any) -> Refus
     return None
 
 
-def subsidy_within_cap(_data: ProjectData, _d: Decision, payload: p.Subsidy) -> Refusal | None:
-    if payload.amount_cny > p.MAX_SUBSIDY_CNY:
-        return refusal(
-            "R17", RefusalKind.RULE,
-            f"单个场景补助不超过{p.MAX_SUBSIDY_CNY:,}元",
-            f"the subsidy is at most {p.MAX_SUBSIDY_CNY:,} CNY per scene",
-        )
-    return None
-
-
 def subsidy_on_merit(data: ProjectData, _d: Decision, payload: p.Subsidy) -> Refusal | None:
     """R17 (rules 2): at most 1,000,000 CNY per scene, and never above the investment the
     acceptance verified (奖补 follows verified investment; an award above it is refused,
     not merely explained)."""
-    if data.rules < 2:
-        return subsidy_within_cap(data, _d, payload)
+    return award_refusal(payload, rules=data.rules,
+                         verified_investment_cny=data.verified_investment_cny)
+
+
+def award_refusal(payload: p.Subsidy, *, rules: int,
+                  verified_investment_cny: float | None) -> Refusal | None:
+    """R17's amount rule, owned here: the decision's check above and the province's
+    merit list (domain.award_list) both ask it. Rules 1: at most 1,000,000 CNY."""
+    if rules < 2:
+        if payload.amount_cny > p.MAX_SUBSIDY_CNY:
+            return refusal(
+                "R17", RefusalKind.RULE,
+                f"单个场景补助不超过{p.MAX_SUBSIDY_CNY:,}元",
+                f"the subsidy is at most {p.MAX_SUBSIDY_CNY:,} CNY per scene",
+            )
+        return None
     cap = p.MAX_SUBSIDY_CNY * payload.scenes
     if payload.amount_cny > cap:
         return refusal(
@@ -85,7 +89,7 @@ def subsidy_on_merit(data: ProjectData, _d: Decision, payload: p.Subsidy) -> Ref
             f"每个场景补助不超过{p.MAX_SUBSIDY_CNY:,}元（{payload.scenes}个场景，上限{cap:,}元）",
             f"the subsidy is at most {p.MAX_SUBSIDY_CNY:,} CNY per scene "
             f"({payload.scenes} scenes: {cap:,} CNY)")
-    verified = data.verified_investment_cny
+    verified = verified_investment_cny
     if verified is not None and payload.amount_cny > verified:
         return refusal(
             "R17", RefusalKind.RULE,

@@ -12,10 +12,14 @@ from domain.roles import Role
 from domain.views import PendingCosign
 
 
-def hold(data: ProjectData, d: Decision, cosigner: Role, now: datetime) -> str:
-    """Keep the decision pending; the note its record carries."""
+def hold(data: ProjectData, d: Decision, cosigner: Role, now: datetime,
+         dues: tuple[datetime, datetime] | None = None) -> str:
+    """Keep the decision pending; the note its record carries. `dues` (rules 3): when the
+    co-signer is reminded and when the decision becomes overdue."""
+    remind_at, overdue_at = dues if data.rules >= 3 and dues else (None, None)
     data.pending_cosign = PendingCosign(action=d.action, seq=data.next_seq, decided_by=d.actor,
-                                        cosigner=cosigner, at=now)
+                                        cosigner=cosigner, at=now, remind_at=remind_at,
+                                        overdue_at=overdue_at)
     data.pending_decision = d
     return f"待{cosigner.label_zh}会签 / awaiting co-signature"
 

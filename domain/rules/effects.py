@@ -176,7 +176,7 @@ def decide_subsidy(data: ProjectData, d: Decision, _h: Happening) -> None:
     if data.rules >= 2:
         data.award = Award(amount_cny=award.amount_cny, scenes=award.scenes,
                            recipient=award.recipient or data.project.applicant_unit,
-                           reason=d.reason, seq=data.next_seq)
+                           reason=d.reason, seq=data.next_seq, rank=award.rank)
 
 
 def decide_no_award(data: ProjectData, d: Decision, h: Happening) -> None:
@@ -253,6 +253,35 @@ def not_ready(data: ProjectData, d: Decision, h: Happening) -> None:
 
 def halfyear_opened(data: ProjectData, _d: Decision, _h: Happening) -> None:
     data.halfyear_held = True
+
+
+def apply_for_acceptance(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    """2024 (rules 3): the unit applies to join the half-year centralised round."""
+    data.acceptance_applied = True
+    _tell(data, Role.PROVINCE, "acceptance_applied",
+          f"项目“{data.content.title}”申请参加半年期集中验收",
+          f"project {data.project.project_id} applies for the half-year acceptance round")
+
+
+def cosign_reminder(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    pending = data.pending_cosign
+    assert pending is not None
+    pending.reminded = True
+    _tell(data, pending.cosigner, "cosign_reminder",
+          f"项目“{data.content.title}”的第{pending.seq}号决定（{pending.action}）等待会签",
+          f"project {data.project.project_id}: decision {pending.seq} ({pending.action}) "
+          "awaits your co-signature")
+
+
+def cosign_overdue(data: ProjectData, _d: Decision, _h: Happening) -> None:
+    pending = data.pending_cosign
+    assert pending is not None
+    pending.overdue = True
+    for role in (pending.cosigner, pending.decided_by.role):
+        _tell(data, role, "cosign_overdue",
+              f"项目“{data.content.title}”的第{pending.seq}号决定（{pending.action}）会签逾期",
+              f"project {data.project.project_id}: co-signature of decision {pending.seq} "
+              f"({pending.action}) is overdue")
 
 
 def request_termination(data: ProjectData, d: Decision, _h: Happening) -> None:

@@ -83,14 +83,21 @@ def ended(data: ProjectData) -> Refusal:
 def deadline_passed(data: ProjectData, kind: DeadlineKind,
                     ended: Stage | None = None) -> Refusal:
     at = iso_local(data.deadline(kind))
-    applicant = kind is DeadlineKind.APPLICANT
-    what = "申报提交" if applicant else "申报系统"
+    what_zh, what_en = _CLOSING[kind]
     tail_zh = f"，项目已结束（{ended.label_zh}）" if ended else ""
     return refusal(
-        "R10", RefusalKind.DEADLINE, f"{what}已于{at}截止关闭{tail_zh}",
-        f"the {'submission' if applicant else 'system'} closed at {at}"
+        "R10", RefusalKind.DEADLINE, f"{what_zh}已于{at}截止关闭{tail_zh}",
+        f"the {what_en} closed at {at}"
         + (f"; the project has ended ({ended.value})" if ended else ""),
     )
+
+
+_CLOSING = {
+    DeadlineKind.APPLICANT: ("申报提交", "submission"),
+    DeadlineKind.BATCH: ("申报系统", "system"),
+    DeadlineKind.COUNTY_REVIEW: ("县级审核推荐（市级设定的期限）",
+                                 "county review (the city's deadline)"),
+}
 
 
 def wrong_stage(data: ProjectData, action: str, allowed: list[str]) -> Refusal:

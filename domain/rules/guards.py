@@ -102,11 +102,41 @@ TERMINATION_PENDING = Guard(
     "termination_pending", "R21", "没有待审批的终止申请", "no request to terminate is pending",
     lambda d, _now: d.termination is not None and d.termination.status in _TERMINATION_PENDING)
 
+
+
+def _county_step_closed(d: ProjectData, now: datetime) -> bool:
+    """Rules 3: no county review for this application: its city takes applications
+    directly, or the city's deadline for its counties has passed (a resubmission after it
+    goes straight to the city; R9's first level is then the city)."""
+    city = d.project.city_code
+    if not d.batch.county_step(city):
+        return True
+    return city in d.batch.county_review_close and now >= d.county_review_close()
+
+
+COUNTY_STEP_OPEN = Guard(
+    "county_step_open", "R9", "本市不经县级审核，或县级审核推荐截止时间已过",
+    "the city has no county step, or its deadline for county reviews has passed",
+    lambda d, now: not _county_step_closed(d, now))
+COUNTY_STEP_CLOSED = Guard(
+    "county_step_closed", "R9", "本项目须先经县级审核",
+    "the application passes a county review first",
+    _county_step_closed)
+MAY_APPLY_FOR_ACCEPTANCE = Guard(
+    "may_apply_for_acceptance", "R16", "已申请或已参加半年期集中验收",
+    "the half-year acceptance round has already been applied for or held",
+    lambda d, _now: not d.acceptance_applied and not d.halfyear_held and not d.halfyear_passed)
+ACCEPTANCE_APPLIED = Guard(
+    "acceptance_applied", "R16", "揭榜单位未申请参加半年期集中验收",
+    "the unit has not applied for the half-year acceptance round",
+    lambda d, _now: d.acceptance_applied and not d.halfyear_held)
+
 ALL_GUARDS: tuple[Guard, ...] = (
     APPLICANT_CAN_RESUBMIT, AWAITING_COSIGN, NO_COSIGN_PENDING, EXPERTS_REVIEWED,
     OBJECTION_PENDING, NO_OBJECTION_PENDING, HALFYEAR_NOT_PASSED, CHANGE_AWAITING_CITY,
     CHANGE_AWAITING_PROVINCE, CHANGE_PENDING, NO_CHANGE_PENDING, SUBSIDY_DECIDED,
     SUBSIDY_NOT_DECIDED, EARLY_ACCEPTANCE_REQUESTED, NO_EARLY_ACCEPTANCE_REQUESTED,
     NO_TERMINATION_PENDING, TERMINATION_AWAITING_CITY, TERMINATION_AWAITING_PROVINCE,
-    TERMINATION_PENDING,
+    TERMINATION_PENDING, COUNTY_STEP_OPEN, COUNTY_STEP_CLOSED, MAY_APPLY_FOR_ACCEPTANCE,
+    ACCEPTANCE_APPLIED,
 )

@@ -20,8 +20,9 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,6 +32,7 @@ from audit.replay import replay_proof
 from domain import search_attributes as sa
 from domain.clock import SHANGHAI
 from domain.roles import Role
+from domain.stages import Stage
 from runtime.db import scratch_database, sessions
 from runtime.logging import configure_logging
 from runtime.temporal import temporal_cli
@@ -55,7 +57,12 @@ async def complete_2024(d: Drive) -> None:
 
     view = await d.to_implementation()
     assert view.implementation_started_at is not None
-    await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
+    if view.rules >= 3:  # the round is on application, opened by the province
+        await d.advance_to(add_months(view.implementation_started_at, 6) - timedelta(days=1))
+        await d.do("apply_for_acceptance")
+        await d.do("open_halfyear_round")
+    else:
+        await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
     await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
     # Rules 2: passing the half-year round completes acceptance (recorded before them, the
     # file went on to the one-year round).
@@ -110,7 +117,12 @@ async def revoked_after_completion(d: Drive) -> None:
 
     view = await d.to_implementation()
     assert view.implementation_started_at is not None
-    await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
+    if view.rules >= 3:  # the round is on application, opened by the province
+        await d.advance_to(add_months(view.implementation_started_at, 6) - timedelta(days=1))
+        await d.do("apply_for_acceptance")
+        await d.do("open_halfyear_round")
+    else:
+        await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
     await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
     await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
     await d.do("decide_subsidy", amount_cny=600_000)
@@ -118,6 +130,28 @@ async def revoked_after_completion(d: Drive) -> None:
     await d.do("revoke", reason="监管期内发现虚报投资", grounds="fraud")
     await d.do("record_repayment", amount_cny=600_000)
     await d.do("settle_clawback")
+
+
+async def cosign_overdue(d: Drive) -> None:
+    """Rules 3: the city finance bureau is reminded, the co-signature goes overdue, the
+    bureau then concurs; at the close the province declares the project ineligible."""
+    await d.to_city_review()
+    await d.do("city_recommend", rank=1)
+    pending = (await d.view()).pending_cosign
+    assert pending is not None and pending.overdue_at is not None
+    await d.advance_to(pending.overdue_at + timedelta(minutes=1))
+    await d.do("concur", Role.CITY_FINANCE)
+    await d.advance_to(d.close_at + timedelta(minutes=1))
+    await d.wait_stage(Stage.PROVINCIAL_REVIEW)
+    await d.do("declare_ineligible", rule="R6", reason="实施地点不在省内")
+
+
+async def county_deadline(d: Drive) -> None:
+    """Rules 3: the city's deadline for its counties passes with the project in county
+    review: it ends not recommended (R10)."""
+    await d.do("submit")
+    close = d.project.batch.county_review_close[d.project.city_code]
+    await d.advance_to(close + timedelta(minutes=1))
 
 
 async def returned_then_closed(d: Drive) -> None:
@@ -187,12 +221,18 @@ SCENARIOS: dict[str, tuple[str, Callable[[Drive], Awaitable[None]]]] = {
     "rectified_then_passed_2026": ("2026", rectified_then_passed),
     "terminated_2026": ("2026", terminated),
     "revoked_after_completion_2024": ("2024", revoked_after_completion),
+    # Rules version 3.
+    "halfyear_round_2024": ("2024", complete_2024),
+    "cosign_overdue_2026": ("2026", cosign_overdue),
+    "county_deadline_2026": ("2026", county_deadline),
 }
 # Batch data of the scenarios that need it (a supervision period to revoke in).
-BATCH_DATA: dict[str, dict[str, int]] = {
+BATCH_DATA: dict[str, dict[str, Any]] = {
     "rectified_then_passed_2026": {"supervision_years": 1},
     "revoked_after_completion_2024": {"supervision_years": 1},
 }
+# Days from now to the close, where the default 3 is too short for the scenario.
+CLOSE_DAYS = {"cosign_overdue_2026": 20, "county_deadline_2026": 10}
 
 
 async def main(names: list[str], suffix: str) -> None:
@@ -216,8 +256,11 @@ async def record(url: str, names: list[str], suffix: str = "") -> None:
             for name in names:
                 preset, drive = SCENARIOS[name]
                 scenario = f"{name}{suffix}"
-                b = support.batch(preset, next_close(datetime.now(SHANGHAI)),
-                                  batch_id=f"recorded-{scenario}", **BATCH_DATA.get(name, {}))
+                close = next_close(datetime.now(SHANGHAI), CLOSE_DAYS.get(name, 3))
+                data = dict(BATCH_DATA.get(name, {}))
+                if name == "county_deadline_2026":
+                    data["county_review_close"] = {support.CITY: close - timedelta(days=5)}
+                b = support.batch(preset, close, batch_id=f"recorded-{scenario}", **data)
                 d = await harness.start(batch=b, project_id=f"recorded-{scenario}")
                 await drive(d)
                 await d.result()
