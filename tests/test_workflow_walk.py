@@ -1,7 +1,8 @@
 """Liveness through the real workflow (issue 16): random walks on the time-skipping
 dev server, with the worker and PostgreSQL of the other workflow tests; nothing mocked.
 
-Hypothesis starts a project (either preset, a year of supervision after completion) and
+Hypothesis starts a project (either preset, a year of supervision after completion; in
+2026 its city may have a deadline for its counties' reviews, or no county step) and
 takes random steps: a decision the workflow itself says a role may make now (its `view`:
 `allowed`, each assigned expert for themself; the table's example payload or a variant
 from `tests.support.PAYLOAD_VARIANTS`), a decision it does not allow (any action, any
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from temporalio.service import RPCError
 
+from domain.batch import BatchPolicy
 from domain.clock import SHANGHAI
 from domain.decisions import Actor
 from domain.lifecycle import TRIGGERS, lifecycle_for, spec_of
@@ -155,10 +157,20 @@ async def take(d: Drive, kind: str, pick: int) -> str:
     return f"{view.stage.value}: {actor.role.value}:{action} (not allowed) → {result}"
 
 
-async def walk(preset: str, rng: random.Random) -> None:
-    b = support.batch(preset, next_close(datetime.now(SHANGHAI)), supervision_years=1)
-    d = await Loop.ts.start(preset, batch=b)
-    trace = [f"{preset} {d.project.project_id}"]
+def _batch(preset: str, city: str) -> BatchPolicy:
+    """A batch closing in three days, with a year of supervision; 2026: the project's
+    city as the walk drew it (a deadline for its counties two days ahead, or no county
+    step)."""
+    close = next_close(datetime.now(SHANGHAI))
+    settings: dict[str, Any] = {
+        "county_close": {"county_review_close": {support.CITY: close - timedelta(days=1)}},
+        "direct": {"direct_cities": [support.CITY]}}.get(city, {}) if preset == "2026" else {}
+    return support.batch(preset, close, supervision_years=1, **settings)
+
+
+async def walk(preset: str, city: str, rng: random.Random) -> None:
+    d = await Loop.ts.start(preset, batch=_batch(preset, city))
+    trace = [f"{preset} ({city} city) {d.project.project_id}"]
     for _ in range(STEPS):
         kind = rng.choices(KINDS, weights=WEIGHTS)[0]
         try:
@@ -203,9 +215,11 @@ async def test_random_walks_keep_every_project_moving(ts: Harness) -> None:
     # Hypothesis draws the preset and a Random (seeded from its own data, so the seed
     # finds a walk again) that weighs the steps: its own draws favour edge cases, which
     # would make most walks end early.
-    @given(preset=st.sampled_from(["2024", "2026"]), rng=st.randoms(use_true_random=True))
-    def walks(preset: str, rng: random.Random) -> None:
-        Loop.run(walk(preset, rng))
+    @given(preset=st.sampled_from(["2024", "2026"]),
+           city=st.sampled_from(["plain", "county_close", "direct"]),
+           rng=st.randoms(use_true_random=True))
+    def walks(preset: str, city: str, rng: random.Random) -> None:
+        Loop.run(walk(preset, city, rng))
 
     await asyncio.to_thread(walks)
     print(f"workflow walk: {EXAMPLES} walks, {Loop.steps} steps in "
