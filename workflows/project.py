@@ -225,8 +225,8 @@ class ProjectWorkflow:
         # Runs when the update arrives, never on replay: it may check the seal's key. A
         # decision not sealed by the API (sent from the Temporal UI or CLI, naming any
         # actor) is refused before it reaches the history.
-        problem = outside.decision_refusal(decision) or self._state.assess(
-            decision, workflow.now())
+        problem = outside.decision_refusal(decision, workflow.info().workflow_id) or \
+            self._state.assess(decision, workflow.now())
         if problem is not None:
             if problem.rule == "SEAL":
                 self._emit("decision.refused", level="warning", request_id=decision.request_id,
@@ -256,7 +256,8 @@ class ProjectWorkflow:
     @set_deadline.validator
     def _validate_deadline(self, change: DeadlineChange) -> None:
         # Runs when the update arrives, never on replay: it may check the seal's key.
-        problem = outside.deadline_refusal(self._state, change, workflow.now())
+        problem = outside.deadline_refusal(self._state, change, workflow.now(),
+                                           workflow.info().workflow_id)
         if problem is not None:
             self._emit("deadline.refused", level="warning", request_id=change.request_id,
                        actor=change.actor.user_id, role=change.actor.role.value,

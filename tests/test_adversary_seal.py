@@ -1,0 +1,101 @@
+"""Adversary: decisions and deadline changes sent to a workflow by hand, through the
+Temporal client, with seals lifted from another project's history.
+
+Anyone who can read histories (the Temporal UI, `temporal workflow show`) sees every
+decision the API sealed, seal included. Before the fix the seal covered the decision's
+content only, not the workflow it was sent to: a county approval (or a province's
+revocation, a finance department's concurrence) sealed for project A was taken by
+project B's workflow as the API's own, since B had never seen its request id."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar
+
+import pytest
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+
+from domain.decisions import DeadlineChange, Decision
+from domain.roles import Role
+from domain.stages import Stage
+from services.projects import change_deadline
+from tests import support
+from tests.driver import Drive, Harness
+from workflows.project import ProjectWorkflow
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def lifted(d: Drive, name: str, kind: type[M]) -> list[M]:
+    """The inputs of the updates named `name` that the project's history accepted, as an
+    operator reading the history sees them (seal included)."""
+    out: list[M] = []
+    for e in (await d.handle.fetch_history()).events:
+        if e.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            continue
+        request = e.workflow_execution_update_accepted_event_attributes.accepted_request
+        if request.input.name == name:
+            (value,) = await pydantic_data_converter.decode(request.input.args.payloads, [kind])
+            out.append(value)
+    return out
+
+
+async def refused_rule(d: Drive, name: str, message: BaseModel) -> str:
+    handle = d.client.get_workflow_handle(d.handle.id)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update(name, message)
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError) and cause.details, cause
+    return str(cause.details[0]["rule"])
+
+
+async def test_a_decision_sealed_for_one_project_is_refused_by_another(ts: Harness) -> None:
+    a = await ts.start("2026")
+    b = await ts.start("2026")
+    await a.do("submit")
+    await b.do("submit")
+    await a.do("county_approve")
+    (approval,) = await lifted(a, "county_approve", Decision)
+    assert approval.seal  # the history holds the API's seal
+
+    before = len((await b.handle.fetch_history()).events)
+    for name in ("county_approve", "decide"):  # the named update and the old one
+        assert await refused_rule(b, name, approval) == "SEAL"
+    # Nothing reached B's history; B still waits for its county.
+    assert len((await b.handle.fetch_history()).events) == before
+    assert await b.stage() is Stage.COUNTY_REVIEW
+
+    # Under another request id the content differs: no seal either.
+    renamed = approval.model_copy(update={"request_id": "replayed-elsewhere"})
+    assert await refused_rule(b, "county_approve", renamed) == "SEAL"
+    # Sent again to its own project it is a retry: the first outcome, nothing new.
+    log = await a.handle.query(ProjectWorkflow.decision_log)
+    handle = a.client.get_workflow_handle(a.handle.id)
+    again = await handle.execute_update("county_approve", approval)
+    assert again["request_id"] == approval.request_id and again["stage"] == "city_review"
+    assert await a.handle.query(ProjectWorkflow.decision_log) == log
+
+
+async def test_a_deadline_change_sealed_for_one_batch_is_refused_by_another(
+    ts: Harness,
+) -> None:
+    """The province extends batch X; the sealed extension, replayed to a project of batch
+    Y, would have moved Y's close for that one project."""
+    x = await ts.start("2026")
+    y = await ts.start("2026")
+    change = DeadlineChange(
+        request_id="ext-x", actor=support.ACTORS[Role.PROVINCE], scope="batch",
+        new_deadline=x.close_at + timedelta(days=2), reason="延期")
+    await change_deadline(x.client, x.handle.id, change)
+    (extension,) = await lifted(x, "set_deadline", DeadlineChange)
+    assert extension.seal
+
+    before = len((await y.handle.fetch_history()).events)
+    assert await refused_rule(y, "set_deadline", extension) == "SEAL"
+    assert len((await y.handle.fetch_history()).events) == before
+    close = next(d.at for d in (await y.view()).deadlines if d.kind == "batch_close")
+    assert close == y.close_at
