@@ -310,6 +310,21 @@ FILE_RESPONSES = {**ERRORS, 200: {"content": {XLSX: {}, "text/csv": {}},
                                   "description": "the file"}}
 
 
+# A spreadsheet (Excel, WPS) reads a cell that starts with one of these as a formula:
+# HYPERLINK and WEBSERVICE send the sheet's data out, DDE runs commands. Titles,
+# descriptions and reasons are typed by applicants and officials, so every exported text
+# is kept as text (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: object) -> object:
+    """A CSV cell: a text that would start a formula gets a leading apostrophe, which
+    spreadsheets show as text; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _xlsx(title: str, header: list[str], rows: list[list[object]], filename: str) -> Response:
     wb = Workbook()
     ws = wb.active
@@ -318,6 +333,10 @@ def _xlsx(title: str, header: list[str], rows: list[list[object]], filename: str
     ws.append(header)
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            # openpyxl writes a text starting with "=" as a formula: keep it a string.
+            if cell.data_type == "f":
+                cell.data_type = "s"
     buf = io.BytesIO()
     wb.save(buf)
     return Response(buf.getvalue(), media_type=XLSX, headers={
@@ -410,7 +429,7 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([_text(v) for v in row] for row in rows)
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
@@ -513,20 +532,18 @@ def results_csv(batch: BatchDep, state: StateDep) -> Response:
     with state.db() as s:
         projects = list(s.scalars(select(Project).where(Project.batch_id == batch_id)
                                   .order_by(Project.city_code, Project.id)))
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["project_id", "title", "city_code", "county_code", "task_code", "stage",
-                "stage_label_zh", "end_rule", "city_rank", "average_score",
-                "verified_investment_cny", "subsidy_amount_cny", "reserve_pool"])
+    rows: list[list[object]] = []
     for pr in projects:
         scores = [v for v in (pr.scores or {}).values() if v is not None]
-        w.writerow([pr.id, pr.title, pr.city_code, pr.county_code, pr.task_code, pr.stage,
-                    pr.stage_label_zh, pr.end_rule or "", pr.city_rank or "",
-                    f"{sum(scores) / len(scores):.2f}" if scores else "",
-                    pr.verified_investment_cny or "", pr.subsidy_amount_cny or "",
-                    "yes" if pr.reserve_pool else ""])
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=results-{batch_id}.csv"})
+        rows.append([pr.id, pr.title, pr.city_code, pr.county_code, pr.task_code, pr.stage,
+                     pr.stage_label_zh, pr.end_rule or "", pr.city_rank or "",
+                     f"{sum(scores) / len(scores):.2f}" if scores else "",
+                     pr.verified_investment_cny or "", pr.subsidy_amount_cny or "",
+                     "yes" if pr.reserve_pool else ""])
+    return _csv(["project_id", "title", "city_code", "county_code", "task_code", "stage",
+                 "stage_label_zh", "end_rule", "city_rank", "average_score",
+                 "verified_investment_cny", "subsidy_amount_cny", "reserve_pool"],
+                rows, f"results-{batch_id}.csv")
 
 
 AWARD_STATE_ZH = {"decided": "已生效", "awaiting_cosign": "待省财政厅会签",
