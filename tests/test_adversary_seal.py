@@ -1,5 +1,6 @@
 """Adversary: decisions and deadline changes sent to a workflow by hand, through the
-Temporal client, with seals lifted from another project's history.
+Temporal client, with seals lifted from another project's history; and a project's
+workflow started again by hand under another id.
 
 Anyone who can read histories (the Temporal UI, `temporal workflow show`) sees every
 decision the API sealed, seal included. Before the fix the seal covered the decision's
@@ -9,19 +10,23 @@ project B's workflow as the API's own, since B had never seen its request id."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TypeVar
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
+from domain.batch import ProjectInput
 from domain.decisions import DeadlineChange, Decision
 from domain.roles import Role
 from domain.stages import Stage
+from models import DecisionRow, Project
 from services.projects import change_deadline
 from tests import support
 from tests.driver import Drive, Harness
@@ -99,3 +104,44 @@ async def test_a_deadline_change_sealed_for_one_batch_is_refused_by_another(
     assert len((await y.handle.fetch_history()).events) == before
     close = next(d.at for d in (await y.view()).deadlines if d.kind == "batch_close")
     assert close == y.close_at
+
+
+def _read_model(ts: Harness, pid: str) -> tuple[str, int]:
+    with ts.db() as s:
+        row = s.get(Project, pid)
+        assert row is not None
+        return row.stage, s.scalar(select(func.count()).select_from(DecisionRow).where(
+            DecisionRow.project_id == pid)) or 0
+
+
+async def test_a_project_workflow_started_by_hand_under_another_id_writes_nothing(
+    ts: Harness,
+) -> None:
+    """The project's input is in its history's first event; started again by hand under
+    another workflow id (the Temporal UI's "start workflow like this one") and asked to
+    `reproject` (a signal anyone may send, no seal), the copy projected its own state, a
+    draft with no decisions, onto the real project's read model: stage draft, every
+    decision record removed, while the real workflow stayed in city review."""
+    d = await ts.start("2026")
+    await d.do("submit")
+    await d.do("county_approve")
+    pid = d.project.project_id
+    for _ in range(100):
+        if _read_model(ts, pid) == ("city_review", 3):
+            break
+        await asyncio.sleep(0.05)
+    assert _read_model(ts, pid) == ("city_review", 3)
+
+    first = (await d.handle.fetch_history()).events[0]
+    started = first.workflow_execution_started_event_attributes
+    (project,) = await pydantic_data_converter.decode(started.input.payloads, [ProjectInput])
+    copy = await d.client.start_workflow(ProjectWorkflow.run, project, id=f"copy-of-{pid}",
+                                         task_queue=ts.queue)
+    try:
+        await copy.signal(ProjectWorkflow.reproject)
+        for _ in range(40):  # what the copy's projection would have written by now
+            await asyncio.sleep(0.05)
+            assert _read_model(ts, pid) == ("city_review", 3)
+    finally:
+        await copy.terminate("adversary test over")
+    assert await d.stage() is Stage.CITY_REVIEW
