@@ -145,3 +145,20 @@ async def test_a_local_deadline_already_past_is_refused_and_ends_no_draft(
     r = await city.post(f"/batches/{bid}/local-deadline",
                         {"new_deadline": ahead.isoformat(), "reason": "本市提前截止"})
     assert r.status_code == 200 and r.json()["signalled"] == 1, r.text
+
+
+async def test_a_task_or_counted_batch_given_twice_is_named(
+    ts: Harness, http: httpx.AsyncClient,
+) -> None:
+    """Was 409 CONFLICT 'a conflicting record exists or was written at the same time' (a
+    primary key violated in the database): the official could not tell what to change."""
+    province = Caller(http, token("province", "prov-adv-twice"))
+    earlier = _batch()
+    assert (await province.post("/batches", earlier)).status_code == 201
+    tasks = [{"code": "T1", "direction": "technology", "title_zh": "5G工厂"},
+             {"code": "T1", "direction": "chain", "title_zh": "产业链"}]
+    for body, named in ((_batch(tasks=tasks), "T1"),
+                        (_batch(counts=[earlier["batch_id"]] * 2), earlier["batch_id"])):
+        refusal = _clear_4xx(await province.post("/batches", body))
+        assert refusal["rule"] == "INPUT" and named in refusal["message_zh"], refusal
+        assert named in refusal["message_en"] and not _exists(ts, body["batch_id"])

@@ -141,6 +141,11 @@ def create_batch(body: BatchIn, state: StateDep) -> BatchOut:
     except ValidationError as exc:  # the batch's own rules (domain.batch), as a 422
         zh, en = describe_error(exc.errors()[0])
         raise bad_input(f"批次设置不符合要求：{zh}", f"the batch is invalid: {en}") from None
+    for what_zh, what_en, given in (("揭榜任务编号", "task code", [t.code for t in body.tasks]),
+                                    ("往期批次", "counted batch", body.counts)):
+        twice = next((x for i, x in enumerate(given) if x in given[:i]), None)
+        if twice is not None:
+            raise bad_input(f"{what_zh}重复：{twice}", f"the {what_en} {twice} is given twice")
     now = datetime.now(UTC)
     for city, at in sorted(body.county_review_close.items()):
         # A deadline already past is no deadline: the city's every project would skip its
