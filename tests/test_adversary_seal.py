@@ -1,6 +1,6 @@
 """Adversary: decisions and deadline changes sent to a workflow by hand, through the
-Temporal client, with seals lifted from another project's history; and a project's
-workflow started again by hand under another id.
+Temporal client, with seals lifted from another project's history (or from its own, for
+a decision it refused); and a project's workflow started again by hand under another id.
 
 Anyone who can read histories (the Temporal UI, `temporal workflow show`) sees every
 decision the API sealed, seal included. Before the fix the seal covered the decision's
@@ -14,6 +14,7 @@ import asyncio
 from datetime import timedelta
 from typing import TypeVar
 
+import httpx
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -29,6 +30,7 @@ from domain.stages import Stage
 from models import DecisionRow, Project
 from services.projects import change_deadline
 from tests import support
+from tests.api_support import Caller, token
 from tests.driver import Drive, Harness
 from workflows.project import ProjectWorkflow
 
@@ -145,3 +147,32 @@ async def test_a_project_workflow_started_by_hand_under_another_id_writes_nothin
     finally:
         await copy.terminate("adversary test over")
     assert await d.stage() is Stage.CITY_REVIEW
+
+
+async def test_a_decision_the_workflow_refused_cannot_be_sent_again_later(
+    ts: Harness, http: httpx.AsyncClient,
+) -> None:
+    """A submission refused by the handler's check against the database (R5: the unit
+    is on the abnormal-operation list) is in the history, sealed. Once the province took
+    the unit off the list, the same update sent again by hand was taken: the project was
+    submitted although its applicant never submitted again."""
+    d = await ts.start("2026")
+    unit, pid = d.project.applicant_unit, d.project.project_id
+    province = Caller(http, token("province", "prov-adv-r5"))
+    r = await province.put(f"/units/{unit}/facts", {"abnormal_operation": True,
+                                                   "reason": "列入经营异常名录"})
+    assert r.status_code == 200, r.text
+    me = d.actors[Role.APPLICANT]
+    applicant = Caller(http, token("applicant", me.user_id, me.region, unit))
+    r = await applicant.post(f"/projects/{pid}/decisions/submit", {"reason": "提交申报"})
+    assert r.status_code == 409 and r.json()["rule"] == "R5", r.text
+    r = await province.put(f"/units/{unit}/facts", {"abnormal_operation": False,
+                                                   "reason": "已移出经营异常名录"})
+    assert r.status_code == 200, r.text
+
+    (refused,) = await lifted(d, "submit", Decision)
+    assert await refused_rule(d, "submit", refused) == "R5"  # its first answer, again
+    assert await d.stage() is Stage.DRAFT
+    # The applicant's own new request is decided on the facts as they are now.
+    r = await applicant.post(f"/projects/{pid}/decisions/submit", {"reason": "再次提交"})
+    assert r.status_code == 200 and r.json()["stage"] == "county_review", r.text
