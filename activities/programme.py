@@ -14,7 +14,9 @@ import structlog
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from domain.batch import workflow_id_for
 from domain.messages import (
     CHECK_STANDING,
     CHECK_SUBMISSION,
@@ -43,6 +45,21 @@ class ProgrammeActivities:
             workflow_id=info.workflow_id, project_id=project_id, attempt=info.attempt)
         return log
 
+    def _own(self, project_id: str) -> None:
+        """These activities act for one project, and only its own workflow
+        (`project-<id>`) runs them. A ProjectWorkflow started by hand (the Temporal UI or
+        CLI) under another id, with a real project's input copied from its history, would
+        otherwise write that project's read model: its first projection (a timer, or the
+        signal `reproject`, which needs no seal) replaced the project's stage and removed
+        its decision records, while the project's own workflow went on."""
+        caller = activity.info().workflow_id
+        if caller != workflow_id_for(project_id):
+            self._log(project_id).error("activity.not_the_projects_workflow", caller=caller)
+            raise ApplicationError(
+                f"workflow {caller} is not project {project_id}'s workflow "
+                f"({workflow_id_for(project_id)}); nothing written",
+                type="NotTheProjectsWorkflow", non_retryable=True)
+
     def _checked(self, check: Callable[[Connection], Refusal | None]) -> Refusal | None:
         """Run a check in its own transaction: committed (its claims) when it passes,
         rolled back when it refuses."""
@@ -56,6 +73,7 @@ class ProgrammeActivities:
 
     @activity.defn(name=CHECK_SUBMISSION)
     def check_submission(self, project_id: str) -> Refusal | None:
+        self._own(project_id)
         problem = self._checked(lambda conn: check_submission(conn, project_id))
         self._log(project_id).info("submission.checked",
                                    refused=problem.rule if problem else None)
@@ -63,6 +81,7 @@ class ProgrammeActivities:
 
     @activity.defn(name=RESERVE_RECOMMENDATION)
     def reserve_recommendation(self, req: RecommendationRequest) -> Refusal | None:
+        self._own(req.project_id)
         problem = self._checked(
             lambda conn: reserve_recommendation(conn, req.project_id, req.rank))
         self._log(req.project_id).info("recommendation.reserved", rank=req.rank,
@@ -71,6 +90,7 @@ class ProgrammeActivities:
 
     @activity.defn(name=CHECK_STANDING)
     def check_standing(self, project_id: str) -> Refusal | None:
+        self._own(project_id)
         problem = self._checked(lambda conn: check_project_standing(conn, project_id))
         self._log(project_id).info("standing.checked", refused=problem.rule if problem else None)
         return problem
@@ -85,6 +105,7 @@ class ProgrammeActivities:
         sends with its next projection: most projections are then one statement. (Always
         a ChainHead now; histories recorded before the projection returned its head hold a
         count, and the workflow reads this annotation when it replays them.)"""
+        self._own(projection.view.project_id)
         head = None
         if one_statement(self.engine.dialect.name, projection):
             with self.autocommit.connect() as conn:

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from domain.clock import Instant
+from domain.clock import SHANGHAI, Instant
 from domain.decisions import DecisionOutcome, DecisionRecord
 from domain.eligibility import ApplicationFacts
 from domain.views import ProjectView
 from services.decisions import BulkResult as BulkResult
 
 T = TypeVar("T")
+
+# The instants an official may send (a batch's close, its cities' deadlines, an extension,
+# a local deadline): within this programme's years. Outside them the database (UTC) or
+# the +08:00 answers cannot hold some values (year 1 at +08:00, year 9999 at -10:00), and
+# no deadline of the programme is that far.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=SHANGHAI)
+LATEST_INSTANT = datetime(2101, 1, 1, tzinfo=SHANGHAI)
+
+
+def _within_programme_years(value: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError("时间须在2000年至2100年之间 / the instant must be between the years "
+                         "2000 and 2100")
+    return value
+
+
+RequestInstant = Annotated[Instant, AfterValidator(_within_programme_years)]
 
 
 class DecisionResponse(DecisionOutcome):
@@ -143,7 +161,7 @@ class RecommendationList(BaseModel):
 
 
 class DeadlineIn(BaseModel):
-    new_deadline: Instant
+    new_deadline: RequestInstant
     reason: str = Field(min_length=1, max_length=2000)
 
 

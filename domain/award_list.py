@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain import payloads as p
 from domain.actions import Action
@@ -38,6 +39,19 @@ class AwardEntry(p.Subsidy):
 
     project_id: str = Field(min_length=1, max_length=64)
     rank: int = Field(ge=1, le=1000, description="place on the batch's merit list, 1 = first")
+
+    @field_validator("amount_cny")
+    @classmethod
+    def _whole_fen(cls, value: float) -> float:
+        """An amount is yuan and fen: a finer one (0.004) would be decided as sent and
+        shown rounded in the list's exports, which would no longer equal the decision."""
+        exponent = Decimal(repr(value)).as_tuple().exponent
+        if not isinstance(exponent, int):  # Infinity (NaN is not above 0)
+            raise ValueError("金额须为有限数值 / the amount must be a finite number")
+        if exponent < -2:
+            raise ValueError("金额最多精确到分（两位小数） / the amount has at most two "
+                             "decimals (fen)")
+        return value
 
     def payload(self) -> p.Subsidy:
         return p.Subsidy.model_validate(self.model_dump(exclude={"project_id"},
@@ -65,7 +79,9 @@ class AwardList(BaseModel):
     @model_validator(mode="after")
     def _not_empty(self) -> AwardList:
         if not self.awards and not self.no_awards:
-            raise ValueError("the list decides at least one project")
+            raise ValueError("名单至少决定一个项目 / the list decides at least one project")
+        if not self.reason.strip():
+            raise ValueError("名单须说明理由 / the list needs a reason")
         return self
 
     def project_ids(self) -> list[str]:

@@ -27,6 +27,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain import seal
+from domain.batch import workflow_id_for
 from domain.clock import Instant, iso_local
 from domain.decisions import Actor, DeadlineChange, Decision, DecisionRecord
 from domain.project import ProjectState
@@ -87,9 +88,10 @@ def deadline_record(state: ProjectState, request_id: str) -> DecisionRecord | No
     return next((r for r in reversed(state.log) if r.request_id == request_id), None)
 
 
-def decision_refusal(decision: Decision) -> Refusal | None:
-    """A decision the API did not seal, whatever actor it names, is refused."""
-    if seal.valid(decision, decision.seal):
+def decision_refusal(decision: Decision, workflow_id: str) -> Refusal | None:
+    """A decision the API did not seal for this workflow, whatever actor it names, is
+    refused (a decision sealed for another project's workflow included)."""
+    if seal.valid(decision, decision.seal, to=workflow_id):
         return None
     return refusal("SEAL", RefusalKind.AUTH,
                    "决定未经系统签章（只能通过系统接口由有权限的官员作出）",
@@ -97,12 +99,15 @@ def decision_refusal(decision: Decision) -> Refusal | None:
                    "through the API, makes decisions")
 
 
-def deadline_refusal(state: ProjectState, change: DeadlineChange,
-                     now: datetime) -> Refusal | None:
+def deadline_refusal(state: ProjectState, change: DeadlineChange, now: datetime,
+                     workflow_id: str | None = None) -> Refusal | None:
     """Why this deadline change may not be applied, or None; changes nothing. The same
     limits as `ProjectState.change_deadline` applies (which records a change it would
-    not apply as 'ignored'): here they refuse it, before it reaches the history."""
-    if not seal.valid(change, change.seal):
+    not apply as 'ignored'): here they refuse it, before it reaches the history.
+    `workflow_id`: the workflow checking it (the seal is for one workflow); by default
+    the project's own."""
+    to = workflow_id or workflow_id_for(state.project.project_id)
+    if not seal.valid(change, change.seal, to=to):
         return refusal("SEAL", RefusalKind.AUTH,
                        "截止时间变更未经系统签章（只能通过系统接口由有权限的官员作出）",
                        "the deadline change does not carry the API's seal: only an "

@@ -5,7 +5,7 @@ workflow (a project that has not applied refuses, and is reported)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -20,13 +20,17 @@ from services.decisions import BulkItem, BulkResult, make_decisions
 
 
 def round_candidates(s: Session, batch_id: str) -> list[str]:
-    """The batch's projects in implementation whose unit applied (as the read model
-    knows it; each workflow checks again)."""
-    applied = select(DecisionRow.project_id).where(
-        DecisionRow.action == Action.APPLY_FOR_ACCEPTANCE.value)
+    """The batch's projects in implementation whose unit applied and whose round has not
+    been held (as the read model knows it; each workflow checks again). A project back in
+    implementation after the round (not ready) is not a candidate: its workflow would
+    refuse it, and the report would say its unit had not applied."""
+    def did(action: Action) -> Select[str]:
+        return select(DecisionRow.project_id).where(DecisionRow.action == action.value)
+
     return list(s.scalars(select(Project.id).where(
         Project.batch_id == batch_id, Project.stage == Stage.IMPLEMENTATION.value,
-        Project.id.in_(applied)).order_by(Project.id)))
+        Project.id.in_(did(Action.APPLY_FOR_ACCEPTANCE)),
+        Project.id.not_in(did(Action.OPEN_HALFYEAR_ROUND))).order_by(Project.id)))
 
 
 async def open_halfyear_round(*, client: Client, db: sessionmaker[Session], who: Person,

@@ -51,11 +51,20 @@ async def extend_batch_close(*, client: Client, db: sessionmaker[Session], seal_
 
 async def set_local_deadline(*, client: Client, db: sessionmaker[Session], seal_secret: str,
                              batch_id: str, actor: Actor, deadline: datetime, reason: str,
-                             request_id: str) -> tuple[int, list[str]]:
+                             request_id: str, now: datetime | None = None
+                             ) -> tuple[int, list[str]]:
+    now = now or datetime.now(UTC)
     with db.begin() as s:
         batch = s.get(Batch, batch_id)
         if batch is None:
             raise NotFound("批次", batch_id)
+        if deadline <= now:
+            # A deadline already past would end every draft of the region at once
+            # (expired, R10), and every draft created there afterwards: a typo no one
+            # could undo.
+            raise _refuse(f"本地截止时间{iso_local(deadline)}已过，只能设定此后的时间",
+                          f"the local deadline {iso_local(deadline)} has already passed; "
+                          "set one still ahead", RefusalKind.DEADLINE)
         if deadline > batch.close_at:
             raise _refuse(f"本地截止时间不得晚于全省截止时间{iso_local(batch.close_at)}",
                           "a local deadline is never later than the batch's")

@@ -105,8 +105,8 @@ async def decide(client: Client, project_id: str, decision: Decision,
                  secret: str | None = None) -> DecisionOutcome:
     """Send one decision to its project's workflow, sealed (domain.seal) with `secret`
     (default: this process's GONGFU_SEAL_SECRET)."""
-    decision = sealed(decision, secret)
     handle = handle_for(client, project_id)
+    decision = sealed(decision, secret, to=handle.id)
     try:
         # Sent under the action's name (the workflow's dynamic handler), so the history
         # and the Temporal UI name each decision.
@@ -143,15 +143,16 @@ async def open_projects(client: Client, batch_id: str) -> AsyncIterator[str]:
 Sealable = TypeVar("Sealable", Decision, DeadlineChange)
 
 
-def sealed(message: Sealable, secret: str | None = None) -> Sealable:
-    """The decision or deadline change with the seal the workers check (domain.seal);
-    `secret`: the API's GONGFU_SEAL_SECRET (default: this process's settings)."""
+def sealed(message: Sealable, secret: str | None = None, *, to: str) -> Sealable:
+    """The decision or deadline change with the seal the workers check (domain.seal), for
+    the workflow whose id is `to` (no other workflow takes it); `secret`: the API's
+    GONGFU_SEAL_SECRET (default: this process's settings)."""
     if secret is None:
         from runtime.settings import settings
 
         secret = settings().seal_secret.get_secret_value()
     unsealed = message.model_copy(update={"seal": ""})
-    return unsealed.model_copy(update={"seal": seal.make(unsealed, secret)})
+    return unsealed.model_copy(update={"seal": seal.make(unsealed, secret, to=to)})
 
 
 async def change_deadline(client: Client, workflow_id: str, change: DeadlineChange,
@@ -159,7 +160,7 @@ async def change_deadline(client: Client, workflow_id: str, change: DeadlineChan
     """Send one project a deadline change (the update set_deadline), sealed. Returns the
     project's record of it (the first one again for a retry); raises Refused when the
     project refuses it (ended, not the actor's region, outside the limits)."""
-    change = sealed(change, secret)
+    change = sealed(change, secret, to=workflow_id)
     digest = hashlib.sha256(change.model_dump_json().encode()).hexdigest()[:16]
     handle = client.get_workflow_handle_for(ProjectWorkflow.run, workflow_id)
     try:

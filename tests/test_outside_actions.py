@@ -372,6 +372,7 @@ def test_the_validator_refuses_exactly_what_the_state_would_ignore() -> None:
     from itertools import product
 
     from domain import seal
+    from domain.batch import workflow_id_for
     from domain.clock import SHANGHAI
     from domain.outside import deadline_refusal
     from domain.project import ProjectState
@@ -391,7 +392,8 @@ def test_the_validator_refuses_exactly_what_the_state_would_ignore() -> None:
     for i, (actor, scope, shift) in enumerate(product(actors, scopes, shifts)):
         s = ProjectState(support.project(support.batch("2026", close)), early)
         change = sealed(DeadlineChange(request_id=f"c{i}", actor=actor, scope=scope,
-                                       new_deadline=close + shift, reason="r"))
+                                       new_deadline=close + shift, reason="r"),
+                        to=workflow_id_for(s.project.project_id))
         refused = deadline_refusal(s, change, early)
         record = s.change_deadline(change.request_id, actor, scope, change.new_deadline,
                                    change.reason, early)
@@ -425,7 +427,7 @@ async def test_a_decision_not_sealed_by_the_api_is_refused_whatever_actor_it_nam
     with pytest.raises(Refused) as refused:
         await decide(ts.env.client, d.project.project_id, forged, secret="not-the-api-secret")
     assert refused.value.refusal.rule == "SEAL"
-    resealed = sealed(forged).model_copy(update={"reason": "改过的理由"})
+    resealed = sealed(forged, to=handle.id).model_copy(update={"reason": "改过的理由"})
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await handle.execute_update("county_approve", resealed)
     assert caught.value.cause.details[0]["rule"] == "SEAL"  # type: ignore[union-attr]

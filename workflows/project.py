@@ -113,6 +113,8 @@ class ProjectWorkflow:
         self._reassert = False  # send the whole state with the next projection
         self._places_sent: tuple[object, ...] | None = None
         self._deadline_signals = 0  # change_deadline signals received by this run
+        # Requests whose decision the handler refused (request id -> the refusal).
+        self._refused_requests: dict[str, Refusal] = {}
         info = workflow.info()
         self._log = structlog.get_logger().bind(
             workflow_id=info.workflow_id, project_id=project.project_id,
@@ -190,15 +192,15 @@ class ProjectWorkflow:
                 return cached
             problem = self._state.assess(decision, workflow.now())
             if problem is not None:  # the stage moved while this update waited for the lock
-                raise _refused(problem)
+                raise self._refuse_request(decision, problem)
             if self._needs_database(decision) and workflow.patched(DRAIN_BEFORE_CHECK_PATCH):
                 await workflow.wait_condition(self._projection_caught_up)
                 problem = self._state.assess(decision, workflow.now())
                 if problem is not None:
-                    raise _refused(problem)
+                    raise self._refuse_request(decision, problem)
             problem = await self._database_check(decision)
             if problem is not None:
-                raise _refused(problem)
+                raise self._refuse_request(decision, problem)
             period = None
             if decision.action == Action.OPEN_PUBLICITY:
                 period = await self._publicity_period(decision)
@@ -210,7 +212,7 @@ class ProjectWorkflow:
                     decision, workflow.now(), publicity_end=period.ends_at if period else None,
                     cosign_dues=dues)
             except Refused as exc:
-                raise _refused(exc.refusal) from None
+                raise self._refuse_request(decision, exc.refusal) from None
             self._info("decision.accepted", record)
             if self._state.stage is Stage.SUBMITTED:
                 # Admission to the first review level (R9); eligibility checks go here.
@@ -220,13 +222,26 @@ class ProjectWorkflow:
             self._after_change()
             return outcome
 
+    def _refuse_request(self, decision: Decision, problem: Refusal) -> ApplicationError:
+        """The handler refuses a decision the validator let in (a check against the
+        database, the stage moved meanwhile): its request is answered so from now on.
+        The update is in the history with its seal; sent again by hand once the refusal
+        no longer holds (the unit's flag lifted, a place freed), it would otherwise be
+        taken as a decision the official made now. Rebuilt on replay, as the handler
+        runs again; only the validator reads it."""
+        if decision.request_id not in self._state.data.seq_by_request:
+            self._refused_requests[decision.request_id] = problem
+        return _refused(problem)
+
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
         # Runs when the update arrives, never on replay: it may check the seal's key. A
         # decision not sealed by the API (sent from the Temporal UI or CLI, naming any
-        # actor) is refused before it reaches the history.
-        problem = outside.decision_refusal(decision) or self._state.assess(
-            decision, workflow.now())
+        # actor) is refused before it reaches the history; a request refused before is
+        # refused again (its first answer).
+        problem = outside.decision_refusal(decision, workflow.info().workflow_id) or \
+            self._refused_requests.get(decision.request_id) or \
+            self._state.assess(decision, workflow.now())
         if problem is not None:
             if problem.rule == "SEAL":
                 self._emit("decision.refused", level="warning", request_id=decision.request_id,
@@ -256,7 +271,8 @@ class ProjectWorkflow:
     @set_deadline.validator
     def _validate_deadline(self, change: DeadlineChange) -> None:
         # Runs when the update arrives, never on replay: it may check the seal's key.
-        problem = outside.deadline_refusal(self._state, change, workflow.now())
+        problem = outside.deadline_refusal(self._state, change, workflow.now(),
+                                           workflow.info().workflow_id)
         if problem is not None:
             self._emit("deadline.refused", level="warning", request_id=change.request_id,
                        actor=change.actor.user_id, role=change.actor.role.value,

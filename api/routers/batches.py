@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -27,8 +27,15 @@ from api.deps import (
     deciders,
     request_id,
 )
-from api.errors import bad_input, not_found
-from api.schemas import BulkRequest, BulkResult, DeadlineIn, PublicityIn, RecommendationList
+from api.errors import ApiError, bad_input, not_found
+from api.schemas import (
+    BulkRequest,
+    BulkResult,
+    DeadlineIn,
+    PublicityIn,
+    RecommendationList,
+    RequestInstant,
+)
 from domain.actions import Action
 from domain.award_list import AwardList
 from domain.batch import BatchPolicy
@@ -37,7 +44,7 @@ from domain.clock import Instant, iso_local
 from domain.lifecycle import ACTION_LABELS_ZH, BULK_ACTIONS
 from domain.payloads import ChangeKind
 from domain.presets import PresetName
-from domain.refusals import describe_error
+from domain.refusals import RefusalKind, describe_error, refusal
 from domain.roles import Role
 from models import Batch, CityQuota, DecisionRow, Project, Recommendation, Region, Task, Unit
 from services.acceptance_rounds import open_halfyear_round
@@ -60,7 +67,7 @@ class BatchIn(BaseModel):
     name: str = Field(min_length=2, max_length=200)
     year: int = Field(ge=2020, le=2100)
     preset: PresetName
-    close_at: Instant
+    close_at: RequestInstant
     notice_date: date | None = None
     publicity_working_days: int = Field(default=5, ge=1, le=30)
     tasks: list[TaskDef] = Field(default=[TaskDef(code=c, direction=d, title_zh=t)
@@ -82,7 +89,7 @@ class BatchIn(BaseModel):
     cosign_overdue_working_days: int = Field(
         default=5, ge=1, le=60,
         description="rules 3: a pending co-signature is overdue after this many working days")
-    county_review_close: dict[str, Instant] = Field(
+    county_review_close: dict[str, RequestInstant] = Field(
         default={}, max_length=16,
         description="2026, rules 3: city code -> the city's deadline for its counties' "
                     "reviews (县级审核推荐至市), never later than close_at")
@@ -134,7 +141,26 @@ def create_batch(body: BatchIn, state: StateDep) -> BatchOut:
     except ValidationError as exc:  # the batch's own rules (domain.batch), as a 422
         zh, en = describe_error(exc.errors()[0])
         raise bad_input(f"批次设置不符合要求：{zh}", f"the batch is invalid: {en}") from None
+    for what_zh, what_en, given in (("揭榜任务编号", "task code", [t.code for t in body.tasks]),
+                                    ("往期批次", "counted batch", body.counts)):
+        twice = next((x for i, x in enumerate(given) if x in given[:i]), None)
+        if twice is not None:
+            raise bad_input(f"{what_zh}重复：{twice}", f"the {what_en} {twice} is given twice")
+    now = datetime.now(UTC)
+    for city, at in sorted(body.county_review_close.items()):
+        # A deadline already past is no deadline: the city's every project would skip its
+        # county step (which is what direct_cities says).
+        if at <= now:
+            raise bad_input(f"市{city}的县级审核推荐截止时间{iso_local(at)}已过",
+                            f"the county-review deadline of {city} ({iso_local(at)}) has "
+                            "already passed", rule="R10")
     with state.db.begin() as s:
+        if s.get(Batch, body.batch_id) is not None:
+            # Created once: its settings are in its projects' workflows (changing them is
+            # not built), so a second creation would answer 201 and change nothing.
+            raise ApiError(409, refusal(
+                "CONFLICT", RefusalKind.RULE, f"批次{body.batch_id}已存在，不能再次创建",
+                f"the batch {body.batch_id} already exists; it cannot be created again"))
         for code in {*body.quotas, *body.county_review_close, *body.direct_cities}:
             region = s.get(Region, code)
             if region is None or region.level != "city":
@@ -289,6 +315,21 @@ FILE_RESPONSES = {**ERRORS, 200: {"content": {XLSX: {}, "text/csv": {}},
                                   "description": "the file"}}
 
 
+# A spreadsheet (Excel, WPS) reads a cell that starts with one of these as a formula:
+# HYPERLINK and WEBSERVICE send the sheet's data out, DDE runs commands. Titles,
+# descriptions and reasons are typed by applicants and officials, so every exported text
+# is kept as text (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: object) -> object:
+    """A CSV cell: a text that would start a formula gets a leading apostrophe, which
+    spreadsheets show as text; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _xlsx(title: str, header: list[str], rows: list[list[object]], filename: str) -> Response:
     wb = Workbook()
     ws = wb.active
@@ -297,6 +338,10 @@ def _xlsx(title: str, header: list[str], rows: list[list[object]], filename: str
     ws.append(header)
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            # openpyxl writes a text starting with "=" as a formula: keep it a string.
+            if cell.data_type == "f":
+                cell.data_type = "s"
     buf = io.BytesIO()
     wb.save(buf)
     return Response(buf.getvalue(), media_type=XLSX, headers={
@@ -389,7 +434,7 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([_text(v) for v in row] for row in rows)
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
@@ -492,20 +537,18 @@ def results_csv(batch: BatchDep, state: StateDep) -> Response:
     with state.db() as s:
         projects = list(s.scalars(select(Project).where(Project.batch_id == batch_id)
                                   .order_by(Project.city_code, Project.id)))
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["project_id", "title", "city_code", "county_code", "task_code", "stage",
-                "stage_label_zh", "end_rule", "city_rank", "average_score",
-                "verified_investment_cny", "subsidy_amount_cny", "reserve_pool"])
+    rows: list[list[object]] = []
     for pr in projects:
         scores = [v for v in (pr.scores or {}).values() if v is not None]
-        w.writerow([pr.id, pr.title, pr.city_code, pr.county_code, pr.task_code, pr.stage,
-                    pr.stage_label_zh, pr.end_rule or "", pr.city_rank or "",
-                    f"{sum(scores) / len(scores):.2f}" if scores else "",
-                    pr.verified_investment_cny or "", pr.subsidy_amount_cny or "",
-                    "yes" if pr.reserve_pool else ""])
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=results-{batch_id}.csv"})
+        rows.append([pr.id, pr.title, pr.city_code, pr.county_code, pr.task_code, pr.stage,
+                     pr.stage_label_zh, pr.end_rule or "", pr.city_rank or "",
+                     f"{sum(scores) / len(scores):.2f}" if scores else "",
+                     pr.verified_investment_cny or "", pr.subsidy_amount_cny or "",
+                     "yes" if pr.reserve_pool else ""])
+    return _csv(["project_id", "title", "city_code", "county_code", "task_code", "stage",
+                 "stage_label_zh", "end_rule", "city_rank", "average_score",
+                 "verified_investment_cny", "subsidy_amount_cny", "reserve_pool"],
+                rows, f"results-{batch_id}.csv")
 
 
 AWARD_STATE_ZH = {"decided": "已生效", "awaiting_cosign": "待省财政厅会签",
