@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -18,6 +19,7 @@ from domain.refusals import Refusal, Refused
 from domain.roles import Role
 from domain.stages import Stage
 from domain.views import EndInfo, ProjectView
+from models import DecisionRow
 from services.projects import decide, start_project
 from services.registry import ensure_batch, ensure_unit, register_project
 from tests import support
@@ -40,6 +42,16 @@ class Harness:
                     **kw: Any) -> Drive:
         b = batch or support.batch(preset, next_close(datetime.now(SHANGHAI)))
         return await Drive.start(self.env, b, self.queue, self.db, **kw)
+
+    async def projected(self, project_id: str, action: str) -> None:
+        """Until the read model holds the project's decision `action`."""
+        for _ in range(100):
+            with self.db() as s:
+                if s.scalar(select(DecisionRow.seq).where(DecisionRow.project_id == project_id,
+                                                          DecisionRow.action == action)):
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{project_id}: {action} never reached the read model")
 
 
 class Drive:
@@ -148,13 +160,13 @@ class Drive:
             out = await self.do("concur", Role.CITY_FINANCE)
         assert out.stage is Stage.RECOMMENDED
 
-    async def to_provincial_review(self) -> None:
-        await self.to_recommended()
+    async def to_provincial_review(self, rank: int = 1) -> None:
+        await self.to_recommended(rank)
         await self.advance_to(self.close_at + timedelta(minutes=1))
         await self.wait_stage(Stage.PROVINCIAL_REVIEW)
 
-    async def to_selected(self) -> None:
-        await self.to_provincial_review()
+    async def to_selected(self, rank: int = 1) -> None:
+        await self.to_provincial_review(rank)
         await self.do("assign_experts", experts=[{"user_id": "expert-1"}])
         await self.do("score", score=88)
         out = await self.do("select")
@@ -162,8 +174,9 @@ class Drive:
             out = await self.do("concur", Role.PROVINCE_FINANCE)
         assert out.stage is Stage.SELECTED
 
-    async def to_implementation(self) -> ProjectView:
-        await self.to_selected()
+    async def to_implementation(self, rank: int = 1) -> ProjectView:
+        """`rank`: the city's rank, distinct for projects of one city and batch (R8)."""
+        await self.to_selected(rank)
         await self.do("open_publicity")
         view = await self.view()
         assert view.publicity_end is not None

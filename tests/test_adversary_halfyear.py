@@ -6,44 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-from sqlalchemy import select
 
 from domain.clock import SHANGHAI
 from domain.roles import Role
 from domain.stages import Stage
-from models import DecisionRow
 from tests import support
 from tests.api_support import Caller, token
-from tests.driver import Drive, Harness, next_close
-
-
-async def to_implementation_2024(d: Drive, rank: int) -> None:
-    await d.do("submit")
-    await d.do("city_recommend", rank=rank)
-    await d.advance_to(d.close_at + timedelta(minutes=1))
-    await d.wait_stage(Stage.PROVINCIAL_REVIEW)
-    await d.do("assign_experts", experts=[{"user_id": "expert-1"}])
-    await d.do("score", score=90)
-    await d.do("select")
-    await d.do("open_publicity")
-    end = (await d.view()).publicity_end
-    assert end is not None
-    await d.advance_to(end + timedelta(minutes=1))
-    await d.wait_stage(Stage.IMPLEMENTATION)
-
-
-async def projected(ts: Harness, pid: str, action: str) -> None:
-    """Until the read model holds the project's decision `action`."""
-    for _ in range(100):
-        with ts.db() as s:
-            if s.scalar(select(DecisionRow.seq).where(DecisionRow.project_id == pid,
-                                                      DecisionRow.action == action)):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{pid}: {action} never reached the read model")
+from tests.driver import Harness, next_close
 
 
 async def test_the_round_takes_only_units_that_applied_once(
@@ -51,7 +23,7 @@ async def test_the_round_takes_only_units_that_applied_once(
 ) -> None:
     b = support.batch("2024", next_close(datetime.now(SHANGHAI)))
     applied, silent = await ts.start(batch=b), await ts.start(batch=b)
-    await asyncio.gather(to_implementation_2024(applied, 1), to_implementation_2024(silent, 2))
+    await asyncio.gather(applied.to_implementation(rank=1), silent.to_implementation(rank=2))
     A, S = applied.project.project_id, silent.project.project_id
     tag = uuid.uuid4().hex[:6]
     province = Caller(http, token("province", f"prov-{tag}"))
@@ -75,7 +47,7 @@ async def test_the_round_takes_only_units_that_applied_once(
     assert await silent.stage() is Stage.IMPLEMENTATION
 
     await applied.do("apply_for_acceptance")
-    await projected(ts, A, "apply_for_acceptance")
+    await ts.projected(A, "apply_for_acceptance")
     r = await province.post(url, {"reason": "半年期集中验收"}, key=f"round-1-{tag}")
     assert r.status_code == 200, r.text
     assert [(x["project_id"], x["ok"]) for x in r.json()] == [(A, True)]
@@ -83,7 +55,7 @@ async def test_the_round_takes_only_units_that_applied_once(
 
     # Not ready at the round: implementation goes on, towards the one-year round.
     await applied.do("not_ready", months=3)
-    await projected(ts, A, "not_ready")
+    await ts.projected(A, "not_ready")
     assert await applied.stage() is Stage.IMPLEMENTATION
     # The round opened again (another key: a new request) has no candidates. It listed
     # the project that was held as refused, "the unit has not applied for the half-year

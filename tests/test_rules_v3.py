@@ -50,6 +50,16 @@ def to_city_review(s: ProjectState, at: datetime = EARLY) -> None:
         do(s, "county_approve", at)
 
 
+def to_provincial_review_scored(s: ProjectState) -> None:
+    """2026: recommended (co-signed), past the close, one expert assigned who scored."""
+    to_city_review(s)
+    do(s, "city_recommend", rank=1)
+    do(s, "concur", role=Role.CITY_FINANCE)
+    s.fire_system("recommendation_closed", CLOSE)
+    do(s, "assign_experts", CLOSE, experts=[{"user_id": "expert-1"}])
+    do(s, "score", CLOSE, score=90)
+
+
 # -- co-signature reminders and overdue (R8, R17) -----------------------------------------
 
 
@@ -95,12 +105,7 @@ def test_a_retracted_or_voided_cosignature_stops_its_timers() -> None:
 
 def test_the_province_finance_cosignature_has_the_same_timers() -> None:
     s = state()
-    to_city_review(s)
-    do(s, "city_recommend", rank=1)
-    do(s, "concur", role=Role.CITY_FINANCE)
-    s.fire_system("recommendation_closed", CLOSE)
-    do(s, "assign_experts", CLOSE, experts=[{"user_id": "expert-1"}])
-    do(s, "score", CLOSE, score=90)
+    to_provincial_review_scored(s)
     do(s, "select", CLOSE, dues=(CLOSE + timedelta(days=3), CLOSE + timedelta(days=7)))
     assert fire_next(s) == Action.COSIGN_REMINDER
     assert fire_next(s) == Action.COSIGN_OVERDUE
@@ -248,12 +253,7 @@ def test_a_concurrence_waits_while_the_selection_no_longer_holds() -> None:
     selection's own rule, R12), not fail the workflow, and succeed once the panel is
     complete again."""
     s = state()
-    to_city_review(s)
-    do(s, "city_recommend", rank=1)
-    do(s, "concur", role=Role.CITY_FINANCE)
-    s.fire_system("recommendation_closed", CLOSE)
-    do(s, "assign_experts", CLOSE, experts=[{"user_id": "expert-1"}])
-    do(s, "score", CLOSE, score=90)
+    to_provincial_review_scored(s)
     do(s, "select", CLOSE)
     do(s, "remove_expert", CLOSE, user_id="expert-1", why="recusal")
     refused = s.assess(decision("concur", Role.PROVINCE_FINANCE), CLOSE)

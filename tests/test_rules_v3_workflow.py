@@ -9,14 +9,12 @@ import uuid
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
 
 from activities.notify import MemorySink
 from domain.calendar import WorkingDayCalendar
 from domain.clock import SHANGHAI, add_months
 from domain.roles import Role
 from domain.stages import Stage
-from models import DecisionRow
 from tests import support
 from tests.api_support import Caller, token
 from tests.driver import Harness, next_close
@@ -140,30 +138,13 @@ async def test_2024_half_year_round_opened_by_the_province_for_units_that_applie
 ) -> None:
     b = support.batch("2024", next_close(datetime.now(SHANGHAI)))
     applied, silent = await ts.start(batch=b), await ts.start(batch=b)
-    for rank, d in enumerate((applied, silent), start=1):
-        await d.do("submit")
-        await d.do("city_recommend", rank=rank)
-    started = None
-    for d in (applied, silent):  # each workflow's clock moves on its own
-        await d.advance_to(b.close_at + timedelta(minutes=1))
-        await d.wait_stage(Stage.PROVINCIAL_REVIEW)
-        await d.do("assign_experts", experts=[{"user_id": "expert-1"}])
-        await d.do("score", score=90)
-        await d.do("select")
-        await d.do("open_publicity")
-        end = (await d.view()).publicity_end
-        assert end is not None
-        await d.advance_to(end + timedelta(minutes=1))
-        started = (await d.wait_stage(Stage.IMPLEMENTATION)).implementation_started_at
+    views = [await d.to_implementation(rank=rank)
+             for rank, d in enumerate((applied, silent), start=1)]
+    started = views[-1].implementation_started_at
     assert started is not None
     await applied.do("apply_for_acceptance")
-    for _ in range(100):  # the read model holds the application before the round opens
-        with ts.db() as s:
-            if s.scalar(select(DecisionRow.seq).where(
-                    DecisionRow.project_id == applied.project.project_id,
-                    DecisionRow.action == "apply_for_acceptance")):
-                break
-        await _pause()
+    # The read model holds the application before the round opens.
+    await ts.projected(applied.project.project_id, "apply_for_acceptance")
     province = Caller(http, token("province", "prov-round"))
     r = await Caller(http, token("city", "city-round", "3701")).post(
         f"/batches/{b.batch_id}/acceptance-rounds/halfyear", {"reason": "半年期"})

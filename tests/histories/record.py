@@ -50,25 +50,29 @@ async def complete(d: Drive) -> None:
 
 
 async def complete_2024(d: Drive) -> None:
-    from datetime import timedelta
+    # Rules 2: passing the half-year round completes acceptance (recorded before them, the
+    # file went on to the one-year round).
+    await _halfyear_passed_and_awarded(d)
+    await d.do("record_disbursement")
 
+
+async def _halfyear_passed_and_awarded(d: Drive) -> None:
+    """2024: to the half-year round (rules 3: on application, opened by the province;
+    before: by timer), passed, and the subsidy decided."""
     from domain.clock import add_months
     from domain.stages import Stage
 
     view = await d.to_implementation()
     assert view.implementation_started_at is not None
-    if view.rules >= 3:  # the round is on application, opened by the province
+    if view.rules >= 3:
         await d.advance_to(add_months(view.implementation_started_at, 6) - timedelta(days=1))
         await d.do("apply_for_acceptance")
         await d.do("open_halfyear_round")
     else:
         await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
     await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
-    # Rules 2: passing the half-year round completes acceptance (recorded before them, the
-    # file went on to the one-year round).
     await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
     await d.do("decide_subsidy", amount_cny=600_000)
-    await d.do("record_disbursement")
 
 
 async def _to_final_acceptance(d: Drive) -> None:
@@ -110,22 +114,7 @@ async def terminated(d: Drive) -> None:
 
 async def revoked_after_completion(d: Drive) -> None:
     """R18: fraud found in supervision after the subsidy was paid: clawback, repaid."""
-    from datetime import timedelta
-
-    from domain.clock import add_months
-    from domain.stages import Stage
-
-    view = await d.to_implementation()
-    assert view.implementation_started_at is not None
-    if view.rules >= 3:  # the round is on application, opened by the province
-        await d.advance_to(add_months(view.implementation_started_at, 6) - timedelta(days=1))
-        await d.do("apply_for_acceptance")
-        await d.do("open_halfyear_round")
-    else:
-        await d.advance_to(add_months(view.implementation_started_at, 6) + timedelta(minutes=1))
-    await d.wait_stage(Stage.HALFYEAR_ACCEPTANCE)
-    await d.do("pass_halfyear_acceptance", verified_investment_cny=1_500_000)
-    await d.do("decide_subsidy", amount_cny=600_000)
+    await _halfyear_passed_and_awarded(d)
     await d.do("record_disbursement", amount_cny=600_000, reference="鲁财拨1号")
     await d.do("revoke", reason="监管期内发现虚报投资", grounds="fraud")
     await d.do("record_repayment", amount_cny=600_000)
